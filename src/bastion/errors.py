@@ -1,0 +1,109 @@
+"""The exception tree every route maps to an OpenAI-style JSON error.
+
+    BastionError                 base; carries an HTTP status and a stable ``code``
+     +- InvalidRequest           400 invalid_request: malformed JSON, wrong types
+     +- PayloadTooLarge          413 payload_too_large
+     +- AuthenticationFailed     401 invalid_api_key (says nothing about *why*)
+     +- PermissionDenied         403 permission_denied
+     +- ModelNotAllowed          404 model_not_allowed (unknown or not permitted)
+     +- RequestBlocked           400 request_blocked (a scanner said block)
+     +- UpstreamError            502 upstream_error
+     +- UpstreamTimeout          504 upstream_timeout
+     +- AuditUnavailable         503 audit_unavailable (no record, no response)
+
+Messages are written for the caller and never contain prompt text, secrets or key
+material: they name the field or the reason code, not the value.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuditUnavailable",
+    "AuthenticationFailed",
+    "BastionError",
+    "InvalidRequest",
+    "ModelNotAllowed",
+    "PayloadTooLarge",
+    "PermissionDenied",
+    "RequestBlocked",
+    "UpstreamError",
+    "UpstreamTimeout",
+]
+
+
+class BastionError(Exception):
+    """Base of every error Bastion turns into an API response."""
+
+    status: int = 500
+    code: str = "internal_error"
+    error_type: str = "server_error"
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code!r}, message={self.message!r})"
+
+
+class InvalidRequest(BastionError):
+    status = 400
+    code = "invalid_request"
+    error_type = "invalid_request_error"
+
+
+class PayloadTooLarge(BastionError):
+    status = 413
+    code = "payload_too_large"
+    error_type = "invalid_request_error"
+
+
+class AuthenticationFailed(BastionError):
+    status = 401
+    code = "invalid_api_key"
+    error_type = "authentication_error"
+
+    def __init__(self, message: str = "Invalid or missing API key.") -> None:
+        super().__init__(message)
+
+
+class PermissionDenied(BastionError):
+    status = 403
+    code = "permission_denied"
+    error_type = "permission_error"
+
+
+class ModelNotAllowed(BastionError):
+    status = 404
+    code = "model_not_allowed"
+    error_type = "invalid_request_error"
+
+
+class RequestBlocked(BastionError):
+    """A scanner blocked the request or the response; ``reasons`` are reason codes."""
+
+    status = 400
+    code = "request_blocked"
+    error_type = "invalid_request_error"
+
+    def __init__(self, message: str, *, reasons: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.reasons = reasons
+
+
+class UpstreamError(BastionError):
+    status = 502
+    code = "upstream_error"
+    error_type = "api_error"
+
+
+class UpstreamTimeout(UpstreamError):
+    status = 504
+    code = "upstream_timeout"
+
+
+class AuditUnavailable(BastionError):
+    status = 503
+    code = "audit_unavailable"
+    error_type = "api_error"

@@ -1,0 +1,215 @@
+"""Typed configuration from ``BASTION_*`` environment variables and a TOML file.
+
+Precedence: init arguments > environment > config file (``BASTION_CONFIG_FILE``)
+> defaults. :func:`unsafe_reasons` lists what makes a configuration unsafe for
+production; ``bastion serve`` refuses to start on any of them unless ``--dev``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+__all__ = [
+    "ModelConfig",
+    "Settings",
+    "load_settings",
+    "read_kek",
+    "unsafe_reasons",
+]
+
+PLACEHOLDERS = frozenset(
+    {"", "changeme", "change-me", "secret", "password", "test", "placeholder", "xxx", "todo"}
+)
+
+
+class ModelConfig(BaseModel):
+    """One model clients may ask for, and where Bastion sends it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(description="Name clients use in the `model` field.")
+    provider: Literal["openai", "anthropic"] = "openai"
+    base_url: str = Field(description="Upstream base URL, e.g. https://api.openai.com/v1")
+    upstream_model: str | None = Field(default=None, description="Model id sent upstream.")
+    api_key_env: str | None = Field(
+        default=None, description="Environment variable holding the upstream API key."
+    )
+    connect_timeout: float = Field(default=5.0, gt=0)
+    read_timeout: float = Field(default=120.0, gt=0)
+    spki_sha256: tuple[str, ...] = Field(
+        default=(),
+        description="Pinned SHA-256 hashes (base64) of the upstream's public key.",
+    )
+    ca_file: str | None = Field(default=None, description="Extra CA bundle for the upstream.")
+    headers: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def target_model(self) -> str:
+        return self.upstream_model or self.name
+
+    def api_key(self) -> str | None:
+        """The upstream key, read from the environment at call time (never stored)."""
+        return os.environ.get(self.api_key_env) if self.api_key_env else None
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    """Reads the file named by ``BASTION_CONFIG_FILE``; a named file must exist."""
+
+    def __init__(self, settings_cls: type[BaseSettings]) -> None:
+        super().__init__(settings_cls)
+        path = os.environ.get("BASTION_CONFIG_FILE")
+        self._data: dict[str, Any] = {}
+        if path:
+            file = Path(path)
+            if not file.is_file():
+                raise ValueError(f"BASTION_CONFIG_FILE={path!s}: no such file")
+            with file.open("rb") as fh:
+                self._data = tomllib.load(fh)
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return {k: v for k, v in self._data.items() if k in self.settings_cls.model_fields}
+
+
+class Settings(BaseSettings):
+    """Every setting Bastion reads. See docs/configuration.md."""
+
+    model_config = SettingsConfigDict(env_prefix="BASTION_", extra="forbid")
+
+    database_url: str = "sqlite:///bastion.db"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    kek: SecretStr | None = Field(
+        default=None, description="Key-encryption key: 32 bytes, base64 (or use kek_file)."
+    )
+    kek_file: Path | None = None
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    tls_allow_tls12: bool = False
+    hsts_max_age: int = Field(default=63072000, ge=0)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    default_policy: str = "default"
+    policies_dir: Path | None = Field(
+        default=None, description="Folder of <name>.toml policy files."
+    )
+    models: list[ModelConfig] = Field(default_factory=list)
+    audit_batch_max: int = Field(default=256, ge=1)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    demo_upstream_key: SecretStr | None = None
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("database_url must be a sqlite:/// or postgresql+psycopg:// URL")
+        if value.startswith("postgresql://"):
+            value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _TomlSource(settings_cls))
+
+    def model(self, name: str) -> ModelConfig | None:
+        for model in self.models:
+            if model.name == name:
+                return model
+        return None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings from the environment, the config file and ``overrides``."""
+    return Settings(**overrides)
+
+
+def read_kek(settings: Settings) -> bytes | None:
+    """The key-encryption key as 32 raw bytes, or None if none is configured.
+
+    Raises ValueError (naming the setting, never the value) if it is malformed.
+    """
+    if settings.kek is not None:
+        raw, source = settings.kek.get_secret_value(), "BASTION_KEK"
+    elif settings.kek_file is not None:
+        if not settings.kek_file.is_file():
+            raise ValueError(f"BASTION_KEK_FILE={settings.kek_file}: no such file")
+        raw, source = settings.kek_file.read_text().strip(), "BASTION_KEK_FILE"
+    else:
+        return None
+    try:
+        key = base64.b64decode(raw, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError(f"{source} is not valid base64") from None
+    if len(key) != 32:
+        raise ValueError(f"{source} must decode to 32 bytes (got {len(key)})")
+    return key
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def unsafe_reasons(settings: Settings) -> list[str]:
+    """Reasons this configuration must not serve production traffic, each with a fix."""
+    reasons: list[str] = []
+    try:
+        key = read_kek(settings)
+    except ValueError as exc:
+        reasons.append(f"{exc}; generate one with `bastion init`")
+        key = None
+    else:
+        if key is None:
+            reasons.append(
+                "no key-encryption key: set BASTION_KEK_FILE (or BASTION_KEK); "
+                "`bastion init` writes one"
+            )
+    if key is not None and (len(set(key)) < 8):
+        reasons.append("the key-encryption key is a placeholder (too few distinct bytes)")
+    if (settings.tls_cert_file is None) != (settings.tls_key_file is None):
+        reasons.append("set both BASTION_TLS_CERT_FILE and BASTION_TLS_KEY_FILE, or neither")
+    if settings.tls_cert_file is None and not _is_loopback(settings.host):
+        reasons.append(
+            f"TLS is off on non-loopback address {settings.host}: set "
+            "BASTION_TLS_CERT_FILE and BASTION_TLS_KEY_FILE, or bind 127.0.0.1 behind "
+            "a TLS-terminating proxy"
+        )
+    for model in settings.models:
+        secret = model.api_key()
+        if model.api_key_env and secret is not None and secret.strip().lower() in PLACEHOLDERS:
+            reasons.append(f"model {model.name}: {model.api_key_env} holds a placeholder value")
+        if model.base_url.startswith("http://") and not _url_is_loopback(model.base_url):
+            reasons.append(f"model {model.name}: upstream {model.base_url} is not HTTPS")
+    return reasons
+
+
+def _url_is_loopback(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    return _is_loopback(urlsplit(url).hostname or "")
