@@ -54,6 +54,14 @@ class ModelConfig(BaseModel):
         description="Pinned SHA-256 hashes (base64) of the upstream's public key.",
     )
     ca_file: str | None = Field(default=None, description="Extra CA bundle for the upstream.")
+    auth_style: Literal["bearer", "azure", "anthropic"] | None = Field(
+        default=None,
+        description="How the key is sent: Authorization bearer (OpenAI-compatible), "
+        "api-key header (Azure OpenAI) or x-api-key (Anthropic). Default by provider.",
+    )
+    query: dict[str, str] = Field(
+        default_factory=dict, description="Extra query parameters, e.g. Azure api-version."
+    )
     headers: dict[str, str] = Field(default_factory=dict)
 
     @property
