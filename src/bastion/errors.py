@@ -10,6 +10,7 @@
      +- UpstreamError            502 upstream_error
      +- UpstreamTimeout          504 upstream_timeout
      +- AuditUnavailable         503 audit_unavailable (no record, no response)
+     +- PolicyUnavailable        500 policy_unavailable (tenant policy missing or invalid)
 
 Messages are written for the caller and never contain prompt text, secrets or key
 material: they name the field or the reason code, not the value.
@@ -25,6 +26,7 @@ __all__ = [
     "ModelNotAllowed",
     "PayloadTooLarge",
     "PermissionDenied",
+    "PolicyUnavailable",
     "RequestBlocked",
     "UpstreamError",
     "UpstreamTimeout",
@@ -107,3 +109,11 @@ class AuditUnavailable(BastionError):
     status = 503
     code = "audit_unavailable"
     error_type = "api_error"
+
+
+class PolicyUnavailable(BastionError):
+    """The tenant's policy cannot be loaded: fail closed rather than run unscanned."""
+
+    status = 500
+    code = "policy_unavailable"
+    error_type = "server_error"

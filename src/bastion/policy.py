@@ -35,7 +35,7 @@ class Policy(BaseModel):
     client_system: Literal["drop", "demote", "allow"] = "demote"
     models: tuple[str, ...] = ("*",)
     input: tuple[str, ...] = ("prompt_size", "invisible_text", "secrets")
-    output: tuple[str, ...] = ("canary", "secrets")
+    output: tuple[str, ...] = ("canary", "system_prompt_leak", "secrets")
     canary: bool = True
     scanner_timeout_ms: float = Field(default=250.0, gt=0)
     stream_holdback_chars: int = Field(default=256, ge=16, le=65536)

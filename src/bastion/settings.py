@@ -15,7 +15,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -62,7 +62,7 @@ class ModelConfig(BaseModel):
     query: dict[str, str] = Field(
         default_factory=dict, description="Extra query parameters, e.g. Azure api-version."
     )
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(default_factory=dict, repr=False)
 
     @property
     def target_model(self) -> str:
@@ -99,7 +99,11 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="BASTION_", extra="forbid")
 
-    database_url: str = "sqlite:///bastion.db"
+    data_dir: Path = Field(
+        default=Path(".bastion"),
+        description="Where `bastion init` puts the SQLite database and the key file.",
+    )
+    database_url: str = ""
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
@@ -121,10 +125,24 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     demo_upstream_key: SecretStr | None = None
 
+    access_log: bool = False
+
+    @model_validator(mode="after")
+    def _defaults_from_data_dir(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'bastion.db'}"
+        if self.kek is None and self.kek_file is None and (self.data_dir / "kek").is_file():
+            self.kek_file = self.data_dir / "kek"
+        return self
+
+    @property
+    def default_kek_file(self) -> Path:
+        return self.kek_file or self.data_dir / "kek"
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:
-        if not value.startswith(("sqlite", "postgresql")):
+        if value and not value.startswith(("sqlite", "postgresql")):
             raise ValueError("database_url must be a sqlite:/// or postgresql+psycopg:// URL")
         if value.startswith("postgresql://"):
             value = "postgresql+psycopg://" + value.removeprefix("postgresql://")

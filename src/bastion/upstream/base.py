@@ -7,7 +7,7 @@ back into :class:`ChatResult` or a stream of :class:`StreamDelta`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -90,6 +90,6 @@ class Upstream(Protocol):
 
     async def complete(self, request: ChatRequest) -> ChatResult: ...
 
-    def stream(self, request: ChatRequest) -> AsyncIterator[StreamDelta]: ...
+    def stream(self, request: ChatRequest) -> AsyncGenerator[StreamDelta, None]: ...
 
     async def aclose(self) -> None: ...

@@ -1,0 +1,140 @@
+"""Append a batch of records to the tenants' chains in one database transaction.
+
+This is the synchronous core of the writer; it runs in the writer's worker thread.
+For every tenant in the batch the head row is created if missing (``INSERT ... ON
+CONFLICT DO NOTHING``) and then locked (``SELECT ... FOR UPDATE``), in tenant order
+so that two writers never wait on each other in a cycle. On SQLite the whole
+transaction holds the database write lock from ``BEGIN IMMEDIATE`` (see ``_txn``).
+With the heads locked, seq and hashes are computed in batch order, the records are
+inserted with one executemany, the heads are updated, and the transaction commits.
+Any failure rolls everything back. The unique ``(tenant_id, seq)`` constraint is a
+second line of defence: a writer that somehow read a stale head cannot fork a chain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Connection, Engine, Table, bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from bastion.audit._txn import write_transaction
+from bastion.audit.record import (
+    GENESIS_HASH,
+    AuditEvent,
+    AuditReceipt,
+    canonical_body,
+    record_hash,
+)
+from bastion.store.schema import AuditHead, AuditRecord
+
+__all__ = ["PendingRecord", "commit_batch"]
+
+_RECORDS = cast(Table, AuditRecord.__table__)
+_HEADS = cast(Table, AuditHead.__table__)
+
+
+def _max_length(table: Table, column: str) -> int:
+    length = getattr(table.c[column].type, "length", None)
+    if not isinstance(length, int):
+        raise TypeError(f"{table.name}.{column} has no length")
+    return length
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class PendingRecord:
+    """An event checked against the schema and encoded, waiting for its seq."""
+
+    tenant_id: str
+    ts: datetime
+    request_id: str
+    outcome: str
+    body: str
+
+    @classmethod
+    def from_event(cls, event: AuditEvent) -> PendingRecord:
+        """Validate ``event`` against the columns and encode its body.
+
+        Raises ``ValueError`` naming the field (never its value) so that one bad
+        event fails alone instead of failing the batch it would have joined.
+        """
+        for name in ("tenant_id", "request_id", "outcome"):
+            value = getattr(event, name)
+            limit = _max_length(_RECORDS, name)
+            if not isinstance(value, str) or not value or len(value) > limit:
+                raise ValueError(f"AuditEvent.{name} must be a non-empty str of <= {limit} chars")
+        return cls(
+            tenant_id=event.tenant_id,
+            ts=event.ts,
+            request_id=event.request_id,
+            outcome=event.outcome,
+            body=canonical_body(event),
+        )
+
+    def __repr__(self) -> str:
+        return f"PendingRecord(tenant_id={self.tenant_id!r}, request_id={self.request_id!r})"
+
+
+def commit_batch(engine: Engine, batch: Sequence[PendingRecord]) -> list[AuditReceipt]:
+    """Append ``batch`` in order, in one transaction; receipts match the batch order."""
+    if not batch:
+        return []
+    tenants = sorted({record.tenant_id for record in batch})
+    with write_transaction(engine) as conn:
+        heads = _lock_heads(conn, tenants)
+        rows: list[dict[str, Any]] = []
+        receipts: list[AuditReceipt] = []
+        for record in batch:
+            last_seq, prev_hash = heads[record.tenant_id]
+            seq = last_seq + 1
+            digest = record_hash(record.tenant_id, seq, prev_hash, record.body)
+            rows.append(
+                {
+                    "tenant_id": record.tenant_id,
+                    "seq": seq,
+                    "ts": record.ts,
+                    "request_id": record.request_id,
+                    "outcome": record.outcome,
+                    "body": record.body,
+                    "prev_hash": prev_hash,
+                    "hash": digest,
+                }
+            )
+            receipts.append(AuditReceipt(record.tenant_id, seq, digest))
+            heads[record.tenant_id] = (seq, digest)
+        conn.execute(insert(_RECORDS), rows)
+        conn.execute(
+            update(_HEADS)
+            .where(_HEADS.c.tenant_id == bindparam("head_tenant"))
+            .values(seq=bindparam("head_seq"), hash=bindparam("head_hash")),
+            [
+                {"head_tenant": tenant, "head_seq": seq, "head_hash": digest}
+                for tenant, (seq, digest) in sorted(heads.items())
+            ],
+        )
+    return receipts
+
+
+def _lock_heads(conn: Connection, tenants: list[str]) -> dict[str, tuple[int, str]]:
+    """Create missing heads, then lock all of them, both in tenant order."""
+    make_insert = cast(
+        Callable[[Table], postgresql.Insert | sqlite.Insert],
+        postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert,
+    )
+    conn.execute(
+        make_insert(_HEADS).on_conflict_do_nothing(index_elements=[_HEADS.c.tenant_id]),
+        [{"tenant_id": tenant, "seq": 0, "hash": GENESIS_HASH} for tenant in tenants],
+    )
+    locked = conn.execute(
+        select(_HEADS.c.tenant_id, _HEADS.c.seq, _HEADS.c.hash)
+        .where(_HEADS.c.tenant_id.in_(tenants))
+        .order_by(_HEADS.c.tenant_id)
+        .with_for_update()
+    )
+    heads = {row.tenant_id: (int(row.seq), str(row.hash)) for row in locked}
+    if len(heads) != len(tenants):
+        raise RuntimeError("audit head rows vanished inside the transaction")
+    return heads

@@ -1,0 +1,88 @@
+"""Transactions the audit log needs beyond SQLAlchemy's defaults.
+
+pysqlite opens transactions lazily and as ``BEGIN DEFERRED``: two writers can then
+both read a chain head before either takes the write lock. The writer instead puts
+the connection in driver autocommit mode and issues ``BEGIN IMMEDIATE`` itself, so
+the database write lock is held from the first read of the head to ``COMMIT``, across
+threads and processes. It also raises ``synchronous`` to ``FULL`` for the duration,
+so a committed record survives power loss in WAL mode, and puts it back afterwards.
+On PostgreSQL the writer runs an ordinary READ COMMITTED transaction and serialises
+on the head rows with ``SELECT ... FOR UPDATE``.
+
+Readers (verify, export) get one consistent snapshot: an explicit ``BEGIN`` on
+SQLite, a read-only REPEATABLE READ transaction on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+
+from bastion.store import is_sqlite
+
+__all__ = ["read_snapshot", "write_transaction"]
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that commits on exit and rolls back on any exception."""
+    if not is_sqlite(engine):
+        with engine.begin() as conn:
+            yield conn
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        previous = conn.exec_driver_sql("PRAGMA synchronous").scalar_one()
+        conn.exec_driver_sql("PRAGMA synchronous=FULL")
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                _rollback_quietly(conn)
+                raise
+            conn.exec_driver_sql("COMMIT")
+        finally:
+            _restore_synchronous(conn, int(previous))
+
+
+@contextmanager
+def read_snapshot(engine: Engine) -> Iterator[Connection]:
+    """A read-only transaction in which every statement sees the same snapshot."""
+    if not is_sqlite(engine):
+        snapshot = engine.connect().execution_options(
+            isolation_level="REPEATABLE READ", postgresql_readonly=True
+        )
+        with snapshot as conn, conn.begin():
+            yield conn
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("BEGIN")
+        try:
+            yield conn
+        finally:
+            _rollback_quietly(conn)
+
+
+def _rollback_quietly(conn: Connection) -> None:
+    if conn.invalidated:
+        return
+    dbapi = conn.connection.dbapi_connection
+    if dbapi is not None and not getattr(dbapi, "in_transaction", True):
+        return  # SQLite already rolled back (some errors end the transaction)
+    try:
+        conn.exec_driver_sql("ROLLBACK")
+    except DBAPIError:
+        # The connection is gone, so nothing was committed; do not pool it again.
+        conn.invalidate()
+
+
+def _restore_synchronous(conn: Connection, level: int) -> None:
+    if conn.invalidated:
+        return
+    try:
+        conn.exec_driver_sql(f"PRAGMA synchronous={level}")
+    except DBAPIError:
+        conn.invalidate()

@@ -1,0 +1,35 @@
+"""The ``bastion`` command line. Commands are thin; services do the work."""
+
+from __future__ import annotations
+
+import typer
+
+__all__ = ["build_app", "main"]
+
+
+def build_app() -> typer.Typer:
+    from bastion.cli.audit_cmd import audit_app
+    from bastion.cli.demo_cmd import demo
+    from bastion.cli.init_cmd import init
+    from bastion.cli.keys_cmd import keys_app
+    from bastion.cli.scan_cmd import scan
+    from bastion.cli.serve_cmd import serve
+
+    app = typer.Typer(
+        name="bastion",
+        help="Bastion: a security gateway for enterprise AI.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+    )
+    app.command()(init)
+    app.command()(serve)
+    app.command()(scan)
+    app.command()(demo)
+    app.add_typer(keys_app(), name="keys")
+    app.add_typer(audit_app(), name="audit")
+    return app
+
+
+def main() -> None:
+    build_app()()

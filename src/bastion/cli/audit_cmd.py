@@ -1,0 +1,58 @@
+"""``bastion audit verify|export``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from bastion.audit import export_jsonl, verify_chain
+from bastion.cli.common import die, open_engine, settings_or_exit
+from bastion.identity import IdentityError, IdentityService
+
+__all__ = ["audit_app"]
+
+
+def audit_app() -> typer.Typer:
+    app = typer.Typer(help="Verify and export the audit log.", no_args_is_help=True)
+
+    @app.command("verify")
+    def verify(tenant: str | None = typer.Option(None, help="Only this tenant.")) -> None:
+        """Check every tenant's hash chain; exit 1 naming the first bad record."""
+        engine = open_engine(settings_or_exit())
+        try:
+            tenant_id = IdentityService(engine).tenant_id(tenant) if tenant else None
+            report = verify_chain(engine, tenant_id)
+        except IdentityError as exc:
+            die(str(exc))
+        finally:
+            engine.dispose()
+        typer.echo(report.describe())
+        if not report.ok:
+            raise typer.Exit(1)
+
+    @app.command("export")
+    def export(
+        format: str = typer.Option("jsonl", "--format", help="Output format: jsonl."),
+        tenant: str | None = typer.Option(None, help="Only this tenant."),
+        output: Path | None = typer.Option(None, "--output", "-o", help="File (default stdout)."),
+    ) -> None:
+        """Export records, one JSON object per line, in chain order."""
+        if format != "jsonl":
+            die(f"unknown format {format!r}; supported: jsonl")
+        engine = open_engine(settings_or_exit())
+        try:
+            tenant_id = IdentityService(engine).tenant_id(tenant) if tenant else None
+            if output is None:
+                count = export_jsonl(engine, sys.stdout, tenant_id=tenant_id)
+            else:
+                with output.open("w", encoding="utf-8") as fh:
+                    count = export_jsonl(engine, fh, tenant_id=tenant_id)
+        except IdentityError as exc:
+            die(str(exc))
+        finally:
+            engine.dispose()
+        typer.echo(f"exported {count} records", err=True)
+
+    return app

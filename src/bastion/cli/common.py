@@ -1,0 +1,55 @@
+"""Helpers shared by CLI commands: settings, engines, clean exits."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from typing import Any, NoReturn
+
+import typer
+from pydantic import ValidationError
+from sqlalchemy import Engine
+
+from bastion.settings import Settings, load_settings
+from bastion.store import is_current, make_engine
+
+__all__ = ["die", "now", "open_engine", "settings_or_exit"]
+
+
+def die(message: str, code: int = 2) -> NoReturn:
+    typer.echo(f"bastion: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def settings_or_exit(**overrides: Any) -> Settings:
+    """Settings, or a readable message naming the bad setting and exit code 2."""
+    try:
+        return load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors(include_url=False, include_input=False):
+            loc = ".".join(str(p) for p in err["loc"]) or "settings"
+            lines.append(f"  BASTION_{loc.upper()}: {err['msg']}")
+        die("invalid configuration:\n" + "\n".join(lines))
+    except ValueError as exc:
+        die(str(exc))
+
+
+def open_engine(settings: Settings, *, require_current: bool = True) -> Engine:
+    engine = make_engine(settings.database_url)
+    if require_current:
+        try:
+            current = is_current(engine)
+        except Exception as exc:  # the driver's message may name the host, never secrets
+            die(f"cannot open the database ({type(exc).__name__}); check BASTION_DATABASE_URL")
+        if not current:
+            die("the database is not initialised or not migrated; run `bastion init`")
+    return engine
+
+
+def stdin_lines() -> Any:
+    return sys.stdin

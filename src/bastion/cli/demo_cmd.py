@@ -1,0 +1,91 @@
+"""``bastion demo``: a walkthrough against a scripted stand-in for a real model.
+
+The demo upstream is NOT a language model: it is a deliberately naive script that
+obeys any instruction and repeats its system prompt when asked, so that Bastion's
+controls have something hostile to stop.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+import typer
+
+from bastion.cli.demo_walkthrough import walkthrough
+from bastion.cli.init_cmd import write_kek
+
+__all__ = ["demo"]
+
+
+def demo(
+    port: int = typer.Option(8080, help="Port for the gateway."),
+    data_dir: Path | None = typer.Option(None, help="Keep demo state here (default: temp)."),
+    wait: bool = typer.Option(True, "--wait/--no-wait", help="Keep serving after the tour."),
+) -> None:
+    """Start Bastion with a demo tenant and a scripted demo upstream, and tour it."""
+    import uvicorn
+
+    from bastion.audit import verify_chain
+    from bastion.gateway.app import create_app
+    from bastion.gateway.runtime import Runtime, utc_now
+    from bastion.gateway.server import uvicorn_config
+    from bastion.identity import IdentityService
+    from bastion.settings import ModelConfig, Settings
+    from bastion.store import make_engine, upgrade
+    from bastion.testing import ScriptedUpstream
+
+    with ExitStack() as stack:
+        if data_dir is None:
+            data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bastion-")))
+        data_dir.mkdir(parents=True, exist_ok=True)
+        write_kek(data_dir / "kek")
+        upstream = stack.enter_context(ScriptedUpstream.running())
+        settings = Settings(
+            data_dir=data_dir,
+            host="127.0.0.1",
+            port=port,
+            models=[
+                ModelConfig(
+                    name="demo-model",
+                    base_url=upstream.openai_base_url,
+                    upstream_model="scripted-naive-model",
+                )
+            ],
+        )
+        engine = make_engine(settings.database_url)
+        upgrade(engine)
+        identity = IdentityService(engine)
+        identity.ensure_tenant("demo", utc_now())
+        key = identity.create_key("demo", "demo@localhost", utc_now(), name="demo").secret
+        runtime = Runtime.build(settings, engine=engine)
+        server = uvicorn.Server(uvicorn_config(settings, app=create_app(runtime)))
+        thread = threading.Thread(target=server.run, name="bastion-demo", daemon=True)
+        thread.start()
+        while not server.started:
+            if not thread.is_alive():
+                raise typer.Exit(1)
+            time.sleep(0.05)
+        base_url = f"http://127.0.0.1:{port}/v1"
+        typer.echo(f"Bastion demo gateway: {base_url}")
+        typer.echo(f"Demo API key:          {key}")
+        typer.echo("Demo upstream:         a scripted stand-in, NOT a real model\n")
+        walkthrough(base_url, key)
+        typer.echo("\n== 6. bastion audit verify")
+        report = verify_chain(engine)
+        typer.echo(report.describe())
+        typer.echo(f"\n(run it yourself: BASTION_DATA_DIR={data_dir} bastion audit verify)")
+        if wait:
+            typer.echo("\nServing until Ctrl-C. Point any OpenAI client at the URL above.")
+            try:
+                while thread.is_alive():
+                    thread.join(0.5)
+            except KeyboardInterrupt:
+                pass
+        server.should_exit = True
+        thread.join(10)
+        if not report.ok:
+            raise typer.Exit(1)

@@ -1,0 +1,87 @@
+"""The ASGI application: routes, error handlers and lifecycle over a :class:`Runtime`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from bastion import __version__
+from bastion.errors import BastionError, InvalidRequest
+from bastion.gateway.anthropic_routes import anthropic_router
+from bastion.gateway.http import error_response, json_response
+from bastion.gateway.openai_routes import openai_router
+from bastion.gateway.runtime import Runtime
+from bastion.gateway.security_headers import SecurityHeadersMiddleware
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("bastion.gateway")
+
+
+class _NotFound(BastionError):
+    status = 404
+    code = "not_found"
+    error_type = "invalid_request_error"
+
+
+class _MethodNotAllowed(BastionError):
+    status = 405
+    code = "method_not_allowed"
+    error_type = "invalid_request_error"
+
+
+def create_app(runtime: Runtime, *, hsts: bool = False) -> FastAPI:
+    """An app serving ``runtime``; ``hsts`` adds Strict-Transport-Security (TLS on)."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.aclose()
+
+    app = FastAPI(
+        title="Bastion",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.runtime = runtime
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        hsts_max_age=runtime.settings.hsts_max_age if hsts else None,
+    )
+    app.include_router(openai_router())
+    app.include_router(anthropic_router())
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> Response:
+        return json_response({"status": "ok"})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        error: BastionError
+        if exc.status_code == 404:
+            error = _NotFound("Unknown route.")
+        elif exc.status_code == 405:
+            error = _MethodNotAllowed("Method not allowed on this route.")
+        else:
+            error = InvalidRequest("Bad request.")
+            error.status = exc.status_code
+        return error_response(error, anthropic=request.url.path.startswith("/v1/messages"))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.error("unhandled error on %s: %s", request.url.path, type(exc).__name__)
+        error = BastionError("Internal error.")
+        return error_response(error, anthropic=request.url.path.startswith("/v1/messages"))
+
+    return app

@@ -1,0 +1,295 @@
+"""The request path for chat: authorise, scan in, assemble, call, scan out, audit.
+
+Routes translate their API style into :class:`ChatInput` and back; everything that
+decides anything lives here. The model is untrusted: its output is scanned before a
+byte reaches the client, streaming included (see ``bastion.scanners.StreamGuard``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
+from dataclasses import dataclass
+from datetime import datetime
+
+from bastion.audit import AuditEvent, AuditLog
+from bastion.authz import allowed
+from bastion.errors import (
+    AuditUnavailable,
+    BastionError,
+    ModelNotAllowed,
+    PermissionDenied,
+    RequestBlocked,
+)
+from bastion.gateway.assemble import assemble_messages
+from bastion.gateway.interaction import ChatInput, Interaction, outcome_for
+from bastion.gateway.policies import PolicyStore, ResolvedPolicy
+from bastion.scanners import Decision, ScanContext, Stage, StreamGuard
+from bastion.settings import ModelConfig, Settings
+from bastion.upstream import UpstreamPool
+from bastion.upstream.base import ChatMessage, ChatRequest, ChatResult, StreamDelta, Usage
+
+__all__ = ["ChatService", "Prepared"]
+
+log = logging.getLogger("bastion.gateway")
+
+_BLOCKED_INPUT = "The request was blocked by policy"
+_BLOCKED_OUTPUT = "The response was blocked by policy"
+
+
+@dataclass(slots=True)
+class Prepared:
+    resolved: ResolvedPolicy
+    model: ModelConfig
+    request: ChatRequest
+    output_context: ScanContext
+    include_usage: bool
+
+
+class ChatService:
+    def __init__(
+        self,
+        settings: Settings,
+        policies: PolicyStore,
+        upstreams: UpstreamPool,
+        audit: AuditLog,
+        clock: Callable[[], datetime],
+        canary: Callable[[], str],
+    ) -> None:
+        self._settings = settings
+        self._policies = policies
+        self._upstreams = upstreams
+        self._audit = audit
+        self._clock = clock
+        self._canary = canary
+
+    # -- before the upstream ------------------------------------------------------
+    async def prepare(self, it: Interaction, call: ChatInput) -> Prepared:
+        principal = it.principal
+        it.model, it.stream = call.model, call.stream
+        it.prompt = [{"role": m.role, "content": m.content} for m in call.messages]
+        if not allowed(principal.role, "chat"):
+            raise PermissionDenied("This key may not call chat models.")
+        resolved = self._policies.get(principal.policy)
+        policy = resolved.policy
+        model = self._settings.model(call.model)
+        if model is None or not policy.allows_model(call.model):
+            raise ModelNotAllowed(
+                f"The model '{call.model}' does not exist or you do not have access to it.",
+                param="model",
+            )
+        messages = await self._scan_input(it, resolved, call.messages)
+        canary = self._canary() if policy.canary else None
+        request = ChatRequest(
+            model=model.target_model,
+            messages=assemble_messages(policy, messages, canary),
+            stream=call.stream,
+            params=call.params,
+            tools=call.tools,
+            tool_choice=call.tool_choice,
+        )
+        secrets = {"system_prompt": policy.system_prompt}
+        if canary is not None:
+            secrets["canary"] = canary
+        context = ScanContext(
+            stage=Stage.OUTPUT,
+            role="assistant",
+            request_id=it.request_id,
+            tenant=principal.tenant_id,
+            secrets=secrets,
+        )
+        return Prepared(resolved, model, request, context, call.include_usage)
+
+    async def _scan_input(
+        self, it: Interaction, resolved: ResolvedPolicy, messages: list[ChatMessage]
+    ) -> list[ChatMessage]:
+        out: list[ChatMessage] = []
+        for index, message in enumerate(messages):
+            context = ScanContext(
+                stage=Stage.INPUT,
+                role=message.role,
+                request_id=it.request_id,
+                tenant=it.principal.tenant_id,
+            )
+            texts = [message.content, *_tool_call_texts(message.tool_calls)]
+            content = message.content
+            for part, text in enumerate(texts):
+                if not text:
+                    continue
+                verdict = await resolved.pipeline.run(Stage.INPUT, text, context)
+                target = f"messages[{index}]" if part == 0 else f"messages[{index}].tool_calls"
+                it.add_results(Stage.INPUT, target, verdict.results)
+                if verdict.decision is Decision.BLOCK:
+                    it.blocked_stage = "input"
+                    raise RequestBlocked(
+                        _reasons_message(_BLOCKED_INPUT, verdict.reasons), reasons=verdict.reasons
+                    )
+                if part == 0 and verdict.decision is Decision.REDACT:
+                    content = verdict.text
+            out.append(
+                ChatMessage(
+                    role=message.role,
+                    content=content,
+                    name=message.name,
+                    tool_call_id=message.tool_call_id,
+                    tool_calls=message.tool_calls,
+                )
+            )
+        return out
+
+    # -- the upstream and the way back ---------------------------------------------
+    async def complete(self, it: Interaction, prepared: Prepared) -> ChatResult:
+        upstream = self._upstreams.get(prepared.model)
+        result = await upstream.complete(prepared.request)
+        pipeline = prepared.resolved.pipeline
+        for choice in result.choices:
+            texts = [choice.content, *_tool_call_texts(choice.tool_calls)]
+            for part, text in enumerate(texts):
+                if not text:
+                    continue
+                verdict = await pipeline.run(Stage.OUTPUT, text, prepared.output_context)
+                target = f"choices[{choice.index}]" + ("" if part == 0 else ".tool_calls")
+                it.add_results(Stage.OUTPUT, target, verdict.results)
+                if verdict.decision is Decision.BLOCK:
+                    it.blocked_stage = "output"
+                    raise RequestBlocked(
+                        _reasons_message(_BLOCKED_OUTPUT, verdict.reasons), reasons=verdict.reasons
+                    )
+                if part == 0 and verdict.decision is Decision.REDACT:
+                    choice.content = verdict.text
+        it.response = [choice.content for choice in result.choices]
+        result.model = it.model
+        return result
+
+    async def stream(
+        self, it: Interaction, prepared: Prepared
+    ) -> AsyncGenerator[StreamDelta, None]:
+        """Guarded deltas; raises :class:`RequestBlocked` the moment a guard blocks."""
+        upstream = self._upstreams.get(prepared.model)
+        pipeline = prepared.resolved.pipeline
+        holdback = prepared.resolved.policy.stream_holdback_chars
+        guards: dict[int, StreamGuard] = {}
+        delivered: dict[int, list[str]] = {}
+        finished: set[int] = set()
+        usage: Usage | None = None
+        it.response = []
+
+        def guard_for(index: int) -> StreamGuard:
+            guard = guards.get(index)
+            if guard is None:
+                guard = StreamGuard(pipeline, prepared.output_context, holdback)
+                guards[index] = guard
+                delivered[index] = []
+            return guard
+
+        def check(index: int, guard: StreamGuard) -> None:
+            if guard.blocked:
+                it.add_results(Stage.OUTPUT, f"choices[{index}]", guard.results)
+                it.blocked_stage = "output"
+                reasons = guard.verdict.reasons if guard.verdict is not None else ()
+                raise RequestBlocked(_reasons_message(_BLOCKED_OUTPUT, reasons), reasons=reasons)
+
+        try:
+            async with aclosing(upstream.stream(prepared.request)) as upstream_deltas:
+                async for delta in upstream_deltas:
+                    if delta.usage is not None:
+                        usage = delta.usage
+                    if delta.index in finished:
+                        continue
+                    guard = guard_for(delta.index)
+                    text = await guard.feed(delta.text) if delta.text else ""
+                    check(delta.index, guard)
+                    tool_calls = None
+                    if delta.finish_reason is not None:
+                        text += await guard.finish()
+                        check(delta.index, guard)
+                        tool_calls = await self._scan_tool_calls(it, prepared, delta)
+                        finished.add(delta.index)
+                        it.add_results(Stage.OUTPUT, f"choices[{delta.index}]", guard.results)
+                    if text or delta.finish_reason is not None:
+                        delivered[delta.index].append(text)
+                        yield StreamDelta(
+                            index=delta.index,
+                            text=text,
+                            finish_reason=delta.finish_reason,
+                            tool_calls=tool_calls,
+                        )
+            for index, guard in guards.items():
+                if index not in finished:
+                    rest = await guard.finish()
+                    check(index, guard)
+                    it.add_results(Stage.OUTPUT, f"choices[{index}]", guard.results)
+                    delivered[index].append(rest)
+                    yield StreamDelta(index=index, text=rest, finish_reason="stop")
+            if usage is not None and prepared.include_usage:
+                yield StreamDelta(index=0, usage=usage)
+        finally:
+            it.response = ["".join(delivered[i]) for i in sorted(delivered)]
+
+    async def _scan_tool_calls(
+        self, it: Interaction, prepared: Prepared, delta: StreamDelta
+    ) -> list[dict[str, object]] | None:
+        for text in _tool_call_texts(delta.tool_calls):
+            verdict = await prepared.resolved.pipeline.run(
+                Stage.OUTPUT, text, prepared.output_context
+            )
+            it.add_results(Stage.OUTPUT, f"choices[{delta.index}].tool_calls", verdict.results)
+            if verdict.decision is not Decision.ALLOW:
+                it.blocked_stage = "output"
+                raise RequestBlocked(
+                    _reasons_message(_BLOCKED_OUTPUT, verdict.reasons), reasons=verdict.reasons
+                )
+        return delta.tool_calls
+
+    # -- the record ---------------------------------------------------------------
+    async def record(self, it: Interaction, error: BastionError | None = None) -> None:
+        """Write the interaction's one audit record; no record, no response."""
+        if it.recorded:
+            return
+        it.recorded = True
+        principal = it.principal
+        event = AuditEvent(
+            ts=self._clock(),
+            request_id=it.request_id,
+            session_id=principal.session_id,
+            tenant_id=principal.tenant_id,
+            user_id=principal.user_id,
+            key_id=principal.key_id,
+            model=it.model,
+            route=it.route,
+            stream=it.stream,
+            prompt=it.prompt,
+            data_sources=[],
+            response=it.response,
+            actions=[],
+            verdicts=it.verdicts,
+            latency_ms=it.latency_ms(),
+            outcome=outcome_for(it, error),
+            error_code=error.code if error is not None else None,
+        )
+        try:
+            await asyncio.shield(self._audit.append(event))
+        except Exception as exc:
+            # Only the exception's type: database errors can quote statement parameters,
+            # which here would be prompt text.
+            log.error(
+                "audit append failed request_id=%s error=%s", it.request_id, type(exc).__name__
+            )
+            raise AuditUnavailable(
+                "The request could not be recorded; it was not served."
+            ) from None
+
+
+def _tool_call_texts(tool_calls: list[dict[str, object]] | None) -> list[str]:
+    texts: list[str] = []
+    for call in tool_calls or ():
+        function = call.get("function")
+        if isinstance(function, dict):
+            texts.append(f"{function.get('name', '')} {function.get('arguments', '')}")
+    return texts
+
+
+def _reasons_message(base: str, reasons: tuple[str, ...]) -> str:
+    return f"{base} ({', '.join(reasons)})." if reasons else f"{base}."

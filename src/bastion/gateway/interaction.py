@@ -1,0 +1,89 @@
+"""What one request accumulates on its way through the gateway, for the audit log."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from bastion.errors import (
+    BastionError,
+    InvalidRequest,
+    ModelNotAllowed,
+    PermissionDenied,
+    RequestBlocked,
+    UpstreamError,
+)
+from bastion.identity import Principal
+from bastion.scanners import Decision, ScanResult, Stage
+
+__all__ = ["ChatInput", "Interaction", "outcome_for"]
+
+
+@dataclass(slots=True)
+class ChatInput:
+    """A client request in provider-neutral form (from either API style)."""
+
+    model: str
+    messages: list[Any]  # list[ChatMessage]
+    stream: bool = False
+    params: dict[str, Any] = field(default_factory=dict)
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: Any = None
+    include_usage: bool = False
+
+
+@dataclass(slots=True)
+class Interaction:
+    """Mutable per-request state; becomes exactly one audit record."""
+
+    principal: Principal
+    request_id: str
+    route: str
+    started: float = field(default_factory=time.perf_counter)
+    model: str = ""
+    stream: bool = False
+    prompt: list[dict[str, Any]] = field(default_factory=list)
+    verdicts: list[dict[str, Any]] = field(default_factory=list)
+    response: list[str] | None = None
+    blocked_stage: str | None = None
+    redacted: bool = False
+    recorded: bool = False
+    aborted: bool = False
+
+    def add_results(self, stage: Stage, target: str, results: tuple[ScanResult, ...]) -> None:
+        for result in results:
+            if result.decision is Decision.REDACT:
+                self.redacted = True
+            self.verdicts.append(
+                {
+                    "stage": stage.value,
+                    "target": target,
+                    "scanner": result.scanner,
+                    "decision": result.decision.label,
+                    "score": round(result.score, 4),
+                    "reason": result.reason,
+                    "findings": [
+                        {"type": f.type, "start": f.start, "end": f.end, "score": f.score}
+                        for f in result.findings
+                    ],
+                }
+            )
+
+    def latency_ms(self) -> float:
+        return round((time.perf_counter() - self.started) * 1000.0, 3)
+
+
+def outcome_for(interaction: Interaction, error: BastionError | None) -> str:
+    """The audit outcome for how the request ended."""
+    if error is None and interaction.aborted:
+        return "client_disconnected"
+    if error is None:
+        return "redacted" if interaction.redacted else "allowed"
+    if isinstance(error, RequestBlocked):
+        return f"blocked_{interaction.blocked_stage or 'input'}"
+    if isinstance(error, UpstreamError):
+        return "upstream_error"
+    if isinstance(error, InvalidRequest | ModelNotAllowed | PermissionDenied):
+        return "rejected"
+    return "error"

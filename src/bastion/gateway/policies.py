@@ -1,0 +1,52 @@
+"""Tenant policies and their scanner pipelines, built once per policy name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from bastion.errors import PolicyUnavailable
+from bastion.policy import Policy, PolicyError, default_policy, load_policy
+from bastion.scanners import Pipeline, ScannerRegistry, build_pipeline
+
+__all__ = ["PolicyStore", "ResolvedPolicy"]
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedPolicy:
+    policy: Policy
+    pipeline: Pipeline
+
+
+class PolicyStore:
+    """Loads ``<policies_dir>/<name>.toml``; ``default`` falls back to the built-in.
+
+    A policy that is missing or invalid raises :class:`PolicyUnavailable`: requests
+    under it fail closed instead of running with fewer scanners.
+    """
+
+    def __init__(self, policies_dir: Path | None, registry: ScannerRegistry) -> None:
+        self._dir = policies_dir
+        self._registry = registry
+        self._cache: dict[str, ResolvedPolicy] = {}
+
+    def get(self, name: str) -> ResolvedPolicy:
+        found = self._cache.get(name)
+        if found is None:
+            found = self._load(name)
+            self._cache[name] = found
+        return found
+
+    def _load(self, name: str) -> ResolvedPolicy:
+        path = self._dir / f"{name}.toml" if self._dir is not None else None
+        try:
+            if path is not None and path.is_file():
+                policy = load_policy(path)
+            elif name == "default":
+                policy = default_policy()
+            else:
+                raise PolicyError(f"policy {name!r} not found")
+            pipeline = build_pipeline(policy, self._registry)
+        except (PolicyError, ValueError):
+            raise PolicyUnavailable("The tenant's policy could not be loaded.") from None
+        return ResolvedPolicy(policy=policy, pipeline=pipeline)

@@ -1,0 +1,78 @@
+"""Everything a running gateway holds, built from :class:`Settings` in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import anyio.to_thread
+from sqlalchemy import Engine
+from starlette.requests import Request
+
+from bastion.audit import AuditLog
+from bastion.gateway.chat import ChatService
+from bastion.gateway.http import presented_key
+from bastion.gateway.policies import PolicyStore
+from bastion.identity import IdentityService, Principal
+from bastion.scanners import ScannerRegistry, default_registry, generate_canary
+from bastion.settings import Settings
+from bastion.store import make_engine
+from bastion.upstream import UpstreamPool
+
+__all__ = ["Runtime", "utc_now"]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class Runtime:
+    settings: Settings
+    engine: Engine
+    identity: IdentityService
+    audit: AuditLog
+    policies: PolicyStore
+    upstreams: UpstreamPool
+    chat: ChatService
+    clock: Callable[[], datetime]
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        *,
+        engine: Engine | None = None,
+        registry: ScannerRegistry | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        canary: Callable[[], str] = generate_canary,
+    ) -> Runtime:
+        engine = engine or make_engine(settings.database_url)
+        policies = PolicyStore(settings.policies_dir, registry or default_registry())
+        audit = AuditLog(engine, batch_max=settings.audit_batch_max)
+        upstreams = UpstreamPool()
+        chat = ChatService(settings, policies, upstreams, audit, clock, canary)
+        return cls(
+            settings=settings,
+            engine=engine,
+            identity=IdentityService(engine),
+            audit=audit,
+            policies=policies,
+            upstreams=upstreams,
+            chat=chat,
+            clock=clock,
+        )
+
+    async def start(self) -> None:
+        await self.audit.start()
+
+    async def aclose(self) -> None:
+        await self.audit.aclose()
+        await self.upstreams.aclose()
+        self.engine.dispose()
+
+    async def authenticate(self, request: Request) -> Principal:
+        """The caller's principal; raises ``AuthenticationFailed`` (one error for all)."""
+        raw = presented_key(request)
+        return await anyio.to_thread.run_sync(self.identity.authenticate, raw, self.clock())

@@ -1,0 +1,64 @@
+"""Serving: the ASGI factory uvicorn imports, and TLS 1.3-only configuration."""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+
+from bastion.gateway.app import create_app
+from bastion.gateway.runtime import Runtime
+from bastion.settings import Settings, load_settings
+
+__all__ = ["BastionUvicornConfig", "app_from_env", "uvicorn_config"]
+
+
+def app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` and worker processes: settings from env."""
+    settings = load_settings()
+    return create_app(Runtime.build(settings), hsts=settings.tls_cert_file is not None)
+
+
+class BastionUvicornConfig(uvicorn.Config):
+    """uvicorn's config with the TLS floor raised to 1.3 (1.2 only by opt-in)."""
+
+    def __init__(self, *args: Any, allow_tls12: bool = False, **kwargs: Any) -> None:
+        self.allow_tls12 = allow_tls12
+        super().__init__(*args, **kwargs)
+
+    def load(self) -> None:
+        super().load()
+        if self.ssl is not None:
+            harden(self.ssl, allow_tls12=self.allow_tls12)
+
+
+def harden(context: ssl.SSLContext, *, allow_tls12: bool) -> None:
+    context.minimum_version = ssl.TLSVersion.TLSv1_2 if allow_tls12 else ssl.TLSVersion.TLSv1_3
+    context.options |= ssl.OP_NO_COMPRESSION
+    if allow_tls12:
+        context.set_ciphers("ECDHE+AESGCM:ECDHE+CHACHA20")
+
+
+def uvicorn_config(settings: Settings, app: Any = None) -> BastionUvicornConfig:
+    """A uvicorn config for ``settings``; ``app`` defaults to the env factory."""
+    tls = settings.tls_cert_file is not None
+    return BastionUvicornConfig(
+        app if app is not None else "bastion.gateway.server:app_from_env",
+        factory=app is None,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers if app is None else 1,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=settings.access_log,
+        log_level=settings.log_level,
+        server_header=False,
+        proxy_headers=False,
+        ssl_certfile=str(settings.tls_cert_file) if tls else None,
+        ssl_keyfile=str(settings.tls_key_file) if tls else None,
+        allow_tls12=settings.tls_allow_tls12,
+        timeout_keep_alive=30,
+    )

@@ -1,0 +1,153 @@
+"""A real gateway on loopback: uvicorn in a thread, the scripted upstream beside it.
+
+Each test gets a fresh database (SQLite and PostgreSQL in turn), a tenant ``acme``
+with a member key, and models wired to the scripted, hijackable upstream:
+``gpt-test`` over the OpenAI wire format and ``claude-test`` over Anthropic's.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import anthropic
+import openai
+import pytest
+import uvicorn
+from sqlalchemy import Engine, func, select
+
+from bastion.gateway.app import create_app
+from bastion.gateway.runtime import Runtime
+from bastion.gateway.server import uvicorn_config
+from bastion.identity import IdentityService
+from bastion.settings import ModelConfig, Settings
+from bastion.store import make_engine
+from bastion.store.schema import AuditRecord
+from bastion.testing.scripted_upstream import ScriptedUpstream
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Gateway:
+    base_url: str  # http://127.0.0.1:PORT
+    key: str
+    engine: Engine
+    identity: IdentityService
+    upstream: ScriptedUpstream
+    tenant_id: str
+    clients: list[Any] = field(default_factory=list)
+
+    @property
+    def openai_url(self) -> str:
+        return self.base_url + "/v1"
+
+    def openai(self) -> openai.OpenAI:
+        """An openai client for this gateway, closed when the test ends."""
+        client = openai.OpenAI(base_url=self.openai_url, api_key=self.key, max_retries=0)
+        self.clients.append(client)
+        return client
+
+    def anthropic(self) -> anthropic.Anthropic:
+        """An anthropic client for this gateway, closed when the test ends."""
+        client = anthropic.Anthropic(base_url=self.base_url, api_key=self.key, max_retries=0)
+        self.clients.append(client)
+        return client
+
+    def audit_count(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(AuditRecord)).scalar_one())
+
+    def audit_bodies(self) -> list[str]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(AuditRecord.body).order_by(AuditRecord.seq)).scalars()
+            return list(rows)
+
+
+class ServerThread:
+    """uvicorn serving an app in a background thread until ``stop()``."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("gateway did not start")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(20)
+
+
+def gateway_settings(
+    db_url: str, upstream: ScriptedUpstream, port: int, **extra: object
+) -> Settings:
+    return Settings(
+        database_url=db_url,
+        host="127.0.0.1",
+        port=port,
+        models=[
+            ModelConfig(
+                name="gpt-test", base_url=upstream.openai_base_url, upstream_model="scripted-gpt"
+            ),
+            ModelConfig(
+                name="claude-test",
+                provider="anthropic",
+                base_url=upstream.base_url,
+                upstream_model="scripted-claude",
+            ),
+        ],
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+def scripted() -> Iterator[ScriptedUpstream]:
+    with ScriptedUpstream.running() as upstream:
+        yield upstream
+
+
+@pytest.fixture
+def gateway(db_url: str, scripted: ScriptedUpstream, tmp_path: Path) -> Iterator[Gateway]:
+    """A running gateway with tenant ``acme`` and one member key."""
+    port = free_port()
+    settings = gateway_settings(db_url, scripted, port, data_dir=tmp_path)
+    engine = make_engine(db_url)
+    identity = IdentityService(engine)
+    now = datetime.now(UTC)
+    tenant_id, _ = identity.ensure_tenant("acme", now)
+    key = identity.create_key("acme", "alice@acme.test", now, name="test").secret
+    runtime = Runtime.build(settings, engine=make_engine(db_url))
+    server = ServerThread(uvicorn_config(settings, app=create_app(runtime)))
+    server.start()
+    gw = Gateway(
+        base_url=f"http://127.0.0.1:{port}",
+        key=key,
+        engine=engine,
+        identity=identity,
+        upstream=scripted,
+        tenant_id=tenant_id,
+    )
+    try:
+        yield gw
+    finally:
+        for client in gw.clients:
+            client.close()
+        server.stop()
+        engine.dispose()
