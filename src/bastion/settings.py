@@ -121,6 +121,12 @@ class Settings(BaseSettings):
         default=None, description="Folder of <name>.toml policy files."
     )
     models: list[ModelConfig] = Field(default_factory=list)
+    auth_cache_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description="How long a verified key is trusted without a database lookup.",
+    )
     audit_batch_max: int = Field(default=256, ge=1)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     demo_upstream_key: SecretStr | None = None

@@ -4,8 +4,8 @@ pysqlite opens transactions lazily and as ``BEGIN DEFERRED``: two writers can th
 both read a chain head before either takes the write lock. The writer instead puts
 the connection in driver autocommit mode and issues ``BEGIN IMMEDIATE`` itself, so
 the database write lock is held from the first read of the head to ``COMMIT``, across
-threads and processes. It also raises ``synchronous`` to ``FULL`` for the duration,
-so a committed record survives power loss in WAL mode, and puts it back afterwards.
+threads and processes. Every SQLite connection runs with ``synchronous=FULL`` (see
+``bastion.store.engine``), so a committed record survives power loss in WAL mode.
 On PostgreSQL the writer runs an ordinary READ COMMITTED transaction and serialises
 on the head rows with ``SELECT ... FOR UPDATE``.
 
@@ -34,18 +34,13 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
             yield conn
         return
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        previous = conn.exec_driver_sql("PRAGMA synchronous").scalar_one()
-        conn.exec_driver_sql("PRAGMA synchronous=FULL")
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
         try:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                _rollback_quietly(conn)
-                raise
-            conn.exec_driver_sql("COMMIT")
-        finally:
-            _restore_synchronous(conn, int(previous))
+            yield conn
+        except BaseException:
+            _rollback_quietly(conn)
+            raise
+        conn.exec_driver_sql("COMMIT")
 
 
 @contextmanager
@@ -76,13 +71,4 @@ def _rollback_quietly(conn: Connection) -> None:
         conn.exec_driver_sql("ROLLBACK")
     except DBAPIError:
         # The connection is gone, so nothing was committed; do not pool it again.
-        conn.invalidate()
-
-
-def _restore_synchronous(conn: Connection, level: int) -> None:
-    if conn.invalidated:
-        return
-    try:
-        conn.exec_driver_sql(f"PRAGMA synchronous={level}")
-    except DBAPIError:
         conn.invalidate()

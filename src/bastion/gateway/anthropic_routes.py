@@ -8,7 +8,7 @@ from contextlib import aclosing
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Request
+from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from bastion.errors import BastionError
@@ -22,29 +22,20 @@ from bastion.gateway.http import (
     read_body,
 )
 from bastion.gateway.interaction import Interaction
+from bastion.gateway.routing import RouteSpec
 from bastion.gateway.runtime import Runtime
 from bastion.upstream.base import ChatResult, StreamDelta, Usage
 
-__all__ = ["anthropic_router"]
+__all__ = ["anthropic_routes"]
 
 ROUTE = "/v1/messages"
 _STOP = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
 
 
-def anthropic_router() -> APIRouter:
-    router = APIRouter()
+def anthropic_routes(runtime: Runtime) -> list[RouteSpec]:
+    """The Anthropic-style route, as a handler closed over ``runtime``."""
 
-    @router.post(
-        ROUTE,
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": MessagesBody.model_json_schema()}},
-            }
-        },
-    )
     async def messages(request: Request) -> Response:
-        runtime: Runtime = request.app.state.runtime
         request_id = new_request_id()
         try:
             principal = await runtime.authenticate(request)
@@ -73,7 +64,13 @@ def anthropic_router() -> APIRouter:
             return error_response(exc, anthropic=True, request_id=request_id)
         return json_response(_message(result, request_id), request_id=request_id)
 
-    return router
+    schema = {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": MessagesBody.model_json_schema()}},
+        }
+    }
+    return [RouteSpec("POST", ROUTE, messages, schema)]
 
 
 def _content_blocks(text: str, tool_calls: list[dict[str, Any]] | None) -> list[dict[str, Any]]:

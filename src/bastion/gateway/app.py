@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -13,9 +13,10 @@ from starlette.responses import Response
 
 from bastion import __version__
 from bastion.errors import BastionError, InvalidRequest
-from bastion.gateway.anthropic_routes import anthropic_router
+from bastion.gateway.anthropic_routes import anthropic_routes
 from bastion.gateway.http import error_response, json_response
-from bastion.gateway.openai_routes import openai_router
+from bastion.gateway.openai_routes import openai_routes
+from bastion.gateway.routing import FastPath, RouteSpec
 from bastion.gateway.runtime import Runtime
 from bastion.gateway.security_headers import SecurityHeadersMiddleware
 
@@ -36,8 +37,12 @@ class _MethodNotAllowed(BastionError):
     error_type = "invalid_request_error"
 
 
-def create_app(runtime: Runtime, *, hsts: bool = False) -> FastAPI:
-    """An app serving ``runtime``; ``hsts`` adds Strict-Transport-Security (TLS on)."""
+def create_app(runtime: Runtime, *, hsts: bool = False) -> FastPath:
+    """An ASGI app serving ``runtime``; ``hsts`` adds Strict-Transport-Security (TLS on).
+
+    The FastAPI app holds every route (and the OpenAPI document); the hot routes are
+    also served by the :class:`FastPath` in front of it.
+    """
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -54,13 +59,17 @@ def create_app(runtime: Runtime, *, hsts: bool = False) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    app.state.runtime = runtime
-    app.add_middleware(
-        SecurityHeadersMiddleware,
-        hsts_max_age=runtime.settings.hsts_max_age if hsts else None,
-    )
-    app.include_router(openai_router())
-    app.include_router(anthropic_router())
+    hsts_max_age = runtime.settings.hsts_max_age if hsts else None
+    app.add_middleware(SecurityHeadersMiddleware, hsts_max_age=hsts_max_age)
+    routes = [*openai_routes(runtime), *anthropic_routes(runtime)]
+    for route in routes:
+        app.add_api_route(
+            route.path,
+            _endpoint(route),
+            methods=[route.method],
+            openapi_extra=route.openapi_extra,
+            response_class=Response,
+        )
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> Response:
@@ -84,4 +93,15 @@ def create_app(runtime: Runtime, *, hsts: bool = False) -> FastAPI:
         error = BastionError("Internal error.")
         return error_response(error, anthropic=request.url.path.startswith("/v1/messages"))
 
-    return app
+    headers = SecurityHeadersMiddleware(None, hsts_max_age=hsts_max_age)
+    return FastPath(app, routes, headers.wrap)
+
+
+def _endpoint(route: RouteSpec) -> Callable[[Request], Awaitable[Response]]:
+    handler = route.handler
+
+    async def endpoint(request: Request) -> Response:
+        return await handler(request)
+
+    endpoint.__name__ = f"{route.method.lower()}_{route.path.strip('/').replace('/', '_')}"
+    return endpoint

@@ -9,7 +9,7 @@ from contextlib import aclosing
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Request
+from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from bastion.authz import allowed
@@ -24,33 +24,19 @@ from bastion.gateway.http import (
 )
 from bastion.gateway.interaction import ChatInput, Interaction
 from bastion.gateway.openai_schema import ChatCompletionBody, parse_chat_body
+from bastion.gateway.routing import RouteSpec
 from bastion.gateway.runtime import Runtime
 from bastion.upstream.base import ChatResult, StreamDelta
 
-__all__ = ["openai_router"]
+__all__ = ["openai_routes"]
 
 ROUTE = "/v1/chat/completions"
 
 
-def _runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
+def openai_routes(runtime: Runtime) -> list[RouteSpec]:
+    """The OpenAI-style routes, as handlers closed over ``runtime``."""
 
-
-def openai_router() -> APIRouter:
-    router = APIRouter()
-
-    @router.post(
-        ROUTE,
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": ChatCompletionBody.model_json_schema()}},
-            }
-        },
-    )
     async def chat_completions(request: Request) -> Response:
-        runtime = _runtime(request)
         request_id = new_request_id()
         try:
             principal = await runtime.authenticate(request)
@@ -87,9 +73,7 @@ def openai_router() -> APIRouter:
             return error_response(exc, request_id=request_id)
         return json_response(_completion(result, request_id), request_id=request_id)
 
-    @router.get("/v1/models")
     async def list_models(request: Request) -> Response:
-        runtime = _runtime(request)
         try:
             principal = await runtime.authenticate(request)
             if not allowed(principal.role, "models.list"):
@@ -104,7 +88,16 @@ def openai_router() -> APIRouter:
         ]
         return json_response({"object": "list", "data": data})
 
-    return router
+    schema = {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": ChatCompletionBody.model_json_schema()}},
+        }
+    }
+    return [
+        RouteSpec("POST", ROUTE, chat_completions, schema),
+        RouteSpec("GET", "/v1/models", list_models),
+    ]
 
 
 def _completion(result: ChatResult, request_id: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from bastion.audit import AuditLog
 from bastion.gateway.chat import ChatService
 from bastion.gateway.http import presented_key
 from bastion.gateway.policies import PolicyStore
-from bastion.identity import IdentityService, Principal
+from bastion.identity import AuthCache, IdentityService, Principal
 from bastion.scanners import ScannerRegistry, default_registry, generate_canary
 from bastion.settings import Settings
 from bastion.store import make_engine
@@ -37,6 +37,7 @@ class Runtime:
     upstreams: UpstreamPool
     chat: ChatService
     clock: Callable[[], datetime]
+    auth_cache: AuthCache
 
     @classmethod
     def build(
@@ -62,6 +63,7 @@ class Runtime:
             upstreams=upstreams,
             chat=chat,
             clock=clock,
+            auth_cache=AuthCache(settings.auth_cache_seconds),
         )
 
     async def start(self) -> None:
@@ -75,4 +77,9 @@ class Runtime:
     async def authenticate(self, request: Request) -> Principal:
         """The caller's principal; raises ``AuthenticationFailed`` (one error for all)."""
         raw = presented_key(request)
-        return await anyio.to_thread.run_sync(self.identity.authenticate, raw, self.clock())
+        now = self.clock()
+        principal = self.auth_cache.get(raw, now)
+        if principal is None:
+            principal = await anyio.to_thread.run_sync(self.identity.authenticate, raw, now)
+            self.auth_cache.put(raw, principal)
+        return principal

@@ -8,7 +8,7 @@ __all__ = ["SecurityHeadersMiddleware"]
 
 
 class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp, hsts_max_age: int | None = None) -> None:
+    def __init__(self, app: ASGIApp | None, hsts_max_age: int | None = None) -> None:
         self.app = app
         headers = [
             (b"x-content-type-options", b"nosniff"),
@@ -22,15 +22,22 @@ class SecurityHeadersMiddleware:
         self._headers = headers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.app is None:
+            raise RuntimeError("no app to wrap")
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        await self.app(scope, receive, self.wrap(send))
+
+    def wrap(self, send: Send) -> Send:
+        """``send`` with the security headers added to the response start."""
+        headers = self._headers
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 existing = {name.lower() for name, _ in message.get("headers", [])}
-                extra = [h for h in self._headers if h[0] not in existing]
+                extra = [h for h in headers if h[0] not in existing]
                 message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        return send_with_headers

@@ -6,16 +6,16 @@ import ssl
 from typing import Any
 
 import uvicorn
-from fastapi import FastAPI
 
 from bastion.gateway.app import create_app
+from bastion.gateway.routing import FastPath
 from bastion.gateway.runtime import Runtime
 from bastion.settings import Settings, load_settings
 
 __all__ = ["BastionUvicornConfig", "app_from_env", "uvicorn_config"]
 
 
-def app_from_env() -> FastAPI:
+def app_from_env() -> FastPath:
     """Factory for ``uvicorn --factory`` and worker processes: settings from env."""
     settings = load_settings()
     return create_app(Runtime.build(settings), hsts=settings.tls_cert_file is not None)

@@ -37,6 +37,7 @@ class Principal:
     role: str
     key_id: str
     session_id: str | None = None
+    key_expires_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,4 +247,5 @@ class IdentityService:
             user_email=email,
             role=role,
             key_id=key_id,
+            key_expires_at=expires_at,
         )

@@ -18,7 +18,7 @@ from bastion.upstream.anthropic_messages import (
     decode_message,
     encode_request,
 )
-from bastion.upstream.base import ChatRequest, ChatResult, StreamDelta
+from bastion.upstream.base import ChatRequest, ChatResult, StreamDelta, coalesce
 from bastion.upstream.http import UpstreamHTTP, invalid_response, loads, stream_error
 
 __all__ = ["ANTHROPIC_VERSION", "AnthropicUpstream"]
@@ -50,18 +50,22 @@ class AnthropicUpstream:
     async def stream(self, request: ChatRequest) -> AsyncGenerator[StreamDelta, None]:
         body = encode_request(request, self._model, stream=True)
         assembler = AnthropicStreamAssembler()
-        async with aclosing(self._http.events(self._url, body)) as events:
-            async for event in events:
-                payload = loads(event.data)
-                if not isinstance(payload, dict):
-                    raise invalid_response()
-                if payload.get("type") == "error" or event.event == "error":
-                    raise stream_error(payload)
-                try:
-                    deltas = assembler.feed(payload)
-                except (KeyError, TypeError, ValueError, AttributeError):
-                    raise invalid_response() from None
-                for delta in deltas:
+        async with aclosing(self._http.event_batches(self._url, body)) as batches:
+            async for batch in batches:
+                pending: list[StreamDelta] = []
+                for event in batch:
+                    payload = loads(event.data)
+                    if not isinstance(payload, dict):
+                        raise invalid_response()
+                    if payload.get("type") == "error" or event.event == "error":
+                        raise stream_error(payload)
+                    try:
+                        pending.extend(assembler.feed(payload))
+                    except (KeyError, TypeError, ValueError, AttributeError):
+                        raise invalid_response() from None
+                    if assembler.stopped:
+                        break
+                for delta in coalesce(pending):
                     yield delta
                 if assembler.stopped:
                     break

@@ -19,6 +19,7 @@ __all__ = [
     "StreamDelta",
     "Upstream",
     "Usage",
+    "coalesce",
 ]
 
 
@@ -83,6 +84,34 @@ class StreamDelta:
     finish_reason: str | None = None
     tool_calls: list[dict[str, Any]] | None = None
     usage: Usage | None = None
+
+
+def coalesce(deltas: list[StreamDelta]) -> list[StreamDelta]:
+    """Merge consecutive text-only deltas of the same choice, keeping order.
+
+    A delta carrying a finish reason, tool calls or usage closes the run it ends.
+    """
+    out: list[StreamDelta] = []
+    for delta in deltas:
+        last = out[-1] if out else None
+        if (
+            last is not None
+            and last.index == delta.index
+            and last.finish_reason is None
+            and last.tool_calls is None
+            and last.usage is None
+        ):
+            last.text += delta.text
+            last.finish_reason = delta.finish_reason
+            last.tool_calls = delta.tool_calls
+            last.usage = delta.usage
+        else:
+            out.append(
+                StreamDelta(
+                    delta.index, delta.text, delta.finish_reason, delta.tool_calls, delta.usage
+                )
+            )
+    return out
 
 
 class Upstream(Protocol):

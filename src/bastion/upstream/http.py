@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 import ssl
 from collections.abc import AsyncGenerator, Mapping
+from contextlib import aclosing
 from typing import Any
 
 import aiohttp
@@ -202,6 +203,17 @@ class UpstreamHTTP:
 
         Close the iterator (``contextlib.aclosing``) to release the connection early.
         """
+        async with aclosing(self.event_batches(url, body)) as batches:
+            async for batch in batches:
+                for event in batch:
+                    yield event
+
+    async def event_batches(self, url: URL, body: bytes) -> AsyncGenerator[list[SSEEvent], None]:
+        """Like :meth:`events`, but one list per network read (never empty).
+
+        Adapters coalesce the deltas of one read, so a fast upstream costs one output
+        scan per read instead of one per token.
+        """
         parser = SSEParser()
         try:
             async with self._session_now().post(
@@ -210,10 +222,12 @@ class UpstreamHTTP:
                 if response.status >= 300:
                     raise await _status_error(response)
                 async for chunk in response.content.iter_any():
-                    for event in parser.feed(chunk):
-                        yield event
-                for event in parser.close():
-                    yield event
+                    batch = parser.feed(chunk)
+                    if batch:
+                        yield batch
+                tail = parser.close()
+                if tail:
+                    yield tail
         except TimeoutError as exc:
             raise UpstreamTimeout("upstream timed out") from exc
         except aiohttp.ClientError as exc:

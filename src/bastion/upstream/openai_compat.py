@@ -23,6 +23,7 @@ from bastion.upstream.base import (
     Choice,
     StreamDelta,
     Usage,
+    coalesce,
 )
 from bastion.upstream.http import (
     UpstreamHTTP,
@@ -184,22 +185,26 @@ class OpenAIUpstream:
         body = encode_request(request, self._model, stream=True)
         assembler = OpenAIStreamAssembler()
         done = False
-        async with aclosing(self._http.events(self._url, body)) as events:
-            async for event in events:
-                if event.data == b"[DONE]":
-                    done = True
-                    break
-                chunk = loads(event.data)
-                if not isinstance(chunk, dict):
-                    raise invalid_response()
-                if chunk.get("error") is not None:
-                    raise stream_error(chunk)
-                try:
-                    deltas = assembler.feed(chunk)
-                except (KeyError, TypeError, ValueError, AttributeError):
-                    raise invalid_response() from None
-                for delta in deltas:
+        async with aclosing(self._http.event_batches(self._url, body)) as batches:
+            async for batch in batches:
+                pending: list[StreamDelta] = []
+                for event in batch:
+                    if event.data == b"[DONE]":
+                        done = True
+                        break
+                    chunk = loads(event.data)
+                    if not isinstance(chunk, dict):
+                        raise invalid_response()
+                    if chunk.get("error") is not None:
+                        raise stream_error(chunk)
+                    try:
+                        pending.extend(assembler.feed(chunk))
+                    except (KeyError, TypeError, ValueError, AttributeError):
+                        raise invalid_response() from None
+                for delta in coalesce(pending):
                     yield delta
+                if done:
+                    break
         if not done and not assembler.finished_any:
             raise UpstreamError("upstream stream ended early")
         for delta in assembler.finish():
