@@ -47,7 +47,14 @@ class Gateway:
     identity: IdentityService
     upstream: ScriptedUpstream
     tenant_id: str
+    policies_dir: Path
     clients: list[Any] = field(default_factory=list)
+
+    def add_tenant(self, name: str, policy: str, role: str = "member") -> str:
+        """A new tenant under ``policy`` and a key for it (the policy file may come later)."""
+        now = datetime.now(UTC)
+        self.identity.ensure_tenant(name, now, policy)
+        return self.identity.create_key(name, f"user@{name}.test", now, role=role).secret
 
     @property
     def openai_url(self) -> str:
@@ -71,7 +78,7 @@ class Gateway:
 
     def audit_bodies(self) -> list[str]:
         with self.engine.connect() as conn:
-            rows = conn.execute(select(AuditRecord.body).order_by(AuditRecord.seq)).scalars()
+            rows = conn.execute(select(AuditRecord.body).order_by(AuditRecord.id)).scalars()
             return list(rows)
 
 
@@ -127,7 +134,9 @@ def scripted() -> Iterator[ScriptedUpstream]:
 def gateway(db_url: str, scripted: ScriptedUpstream, tmp_path: Path) -> Iterator[Gateway]:
     """A running gateway with tenant ``acme`` and one member key."""
     port = free_port()
-    settings = gateway_settings(db_url, scripted, port, data_dir=tmp_path)
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    settings = gateway_settings(db_url, scripted, port, data_dir=tmp_path, policies_dir=policies)
     engine = make_engine(db_url)
     identity = IdentityService(engine)
     now = datetime.now(UTC)
@@ -143,6 +152,7 @@ def gateway(db_url: str, scripted: ScriptedUpstream, tmp_path: Path) -> Iterator
         identity=identity,
         upstream=scripted,
         tenant_id=tenant_id,
+        policies_dir=policies,
     )
     try:
         yield gw
