@@ -95,7 +95,7 @@ async def drive(
                 remaining -= 1
                 await one()
 
-        for _ in range(min(50, n)):  # warm the connection pool and caches
+        for _ in range(min(20, n)):  # warm the connection pool and caches
             await one()
         latencies.clear()
         remaining = n
@@ -103,6 +103,29 @@ async def drive(
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         seconds = time.perf_counter() - start
     return Run(label, latencies, seconds)
+
+
+def measure(direct: str, via: str, key: str, n1: int, n32: int, rounds: int) -> dict[str, Run]:
+    """Alternate direct and Bastion runs in ``rounds`` so drift hits both alike."""
+    plan = [
+        ("c1", 1, False, n1),
+        ("c32", 32, False, n32),
+        ("stream_c1", 1, True, n1 // 2),
+    ]
+    runs: dict[str, Run] = {}
+    for _ in range(rounds):
+        for name, concurrency, stream, n in plan:
+            for side, url, side_key in (("direct", direct, None), ("bastion", via, key)):
+                label = f"{side}_{name}"
+                run = asyncio.run(
+                    drive(url, side_key, max(1, n // rounds), concurrency, stream, label)
+                )
+                if label in runs:
+                    runs[label].latencies_ms += run.latencies_ms
+                    runs[label].seconds += run.seconds
+                else:
+                    runs[label] = run
+    return runs
 
 
 def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
@@ -128,9 +151,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer requests, < 30 s")
     parser.add_argument("--workers", type=int, default=1, help="Bastion worker processes")
     parser.add_argument("--requests", type=int, default=None, help="requests per run")
+    parser.add_argument("--rounds", type=int, default=None, help="alternating rounds")
     args = parser.parse_args()
     n1 = args.requests or (400 if args.quick else 2000)
     n32 = args.requests or (1500 if args.quick else 6000)
+    args.rounds = args.rounds or (3 if args.quick else 5)
 
     bindir = Path(sys.executable).parent
     with tempfile.TemporaryDirectory(prefix="bastion-bench-") as tmp:
@@ -175,18 +200,7 @@ def main() -> None:
             wait_http(f"http://127.0.0.1:{gw_port}/healthz", gateway)
             direct = f"http://127.0.0.1:{stub_port}/v1/chat/completions"
             via = f"http://127.0.0.1:{gw_port}/v1/chat/completions"
-            runs = {
-                "direct_c1": asyncio.run(drive(direct, None, n1, 1, False, "direct c1")),
-                "bastion_c1": asyncio.run(drive(via, key, n1, 1, False, "bastion c1")),
-                "direct_c32": asyncio.run(drive(direct, None, n32, 32, False, "direct c32")),
-                "bastion_c32": asyncio.run(drive(via, key, n32, 32, False, "bastion c32")),
-                "direct_stream_c1": asyncio.run(
-                    drive(direct, None, n1 // 2, 1, True, "direct stream c1")
-                ),
-                "bastion_stream_c1": asyncio.run(
-                    drive(via, key, n1 // 2, 1, True, "bastion stream c1")
-                ),
-            }
+            runs = measure(direct, via, key, n1, n32, args.rounds)
         finally:
             for proc in (gateway, stub):
                 if proc is not None:
@@ -194,7 +208,7 @@ def main() -> None:
                     proc.wait(10)
 
     print(f"{'run':<20}{'n':>7}{'p50 ms':>10}{'p99 ms':>10}{'req/s':>10}")
-    for name, run in runs.items():
+    for name, run in sorted(runs.items(), key=lambda kv: (kv[0].split("_", 1)[1], kv[0])):
         print(
             f"{name:<20}{len(run.latencies_ms):>7}{run.p50:>10.2f}{run.p99:>10.2f}{run.rps:>10.0f}"
         )

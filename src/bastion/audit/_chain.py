@@ -119,22 +119,33 @@ def commit_batch(engine: Engine, batch: Sequence[PendingRecord]) -> list[AuditRe
 
 
 def _lock_heads(conn: Connection, tenants: list[str]) -> dict[str, tuple[int, str]]:
-    """Create missing heads, then lock all of them, both in tenant order."""
+    """Lock the tenants' head rows in tenant order, creating any that are missing.
+
+    The common case (every head exists) costs one statement; a missing head is
+    inserted (conflicts ignored, so concurrent writers agree) and the lock retaken.
+    """
+    heads = _select_heads(conn, tenants)
+    if len(heads) == len(tenants):
+        return heads
     make_insert = cast(
         Callable[[Table], postgresql.Insert | sqlite.Insert],
         postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert,
     )
     conn.execute(
         make_insert(_HEADS).on_conflict_do_nothing(index_elements=[_HEADS.c.tenant_id]),
-        [{"tenant_id": tenant, "seq": 0, "hash": GENESIS_HASH} for tenant in tenants],
+        [{"tenant_id": t, "seq": 0, "hash": GENESIS_HASH} for t in tenants if t not in heads],
     )
+    heads = _select_heads(conn, tenants)
+    if len(heads) != len(tenants):
+        raise RuntimeError("audit head rows vanished inside the transaction")
+    return heads
+
+
+def _select_heads(conn: Connection, tenants: list[str]) -> dict[str, tuple[int, str]]:
     locked = conn.execute(
         select(_HEADS.c.tenant_id, _HEADS.c.seq, _HEADS.c.hash)
         .where(_HEADS.c.tenant_id.in_(tenants))
         .order_by(_HEADS.c.tenant_id)
         .with_for_update()
     )
-    heads = {row.tenant_id: (int(row.seq), str(row.hash)) for row in locked}
-    if len(heads) != len(tenants):
-        raise RuntimeError("audit head rows vanished inside the transaction")
-    return heads
+    return {row.tenant_id: (int(row.seq), str(row.hash)) for row in locked}
