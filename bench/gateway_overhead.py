@@ -152,6 +152,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="Bastion worker processes")
     parser.add_argument("--requests", type=int, default=None, help="requests per run")
     parser.add_argument("--rounds", type=int, default=None, help="alternating rounds")
+    parser.add_argument(
+        "--sqlite-synchronous",
+        choices=["full", "normal"],
+        default="full",
+        help="SQLite durability (BASTION_SQLITE_SYNCHRONOUS); full is the default",
+    )
     args = parser.parse_args()
     n1 = args.requests or (400 if args.quick else 2000)
     n32 = args.requests or (1500 if args.quick else 6000)
@@ -171,6 +177,7 @@ def main() -> None:
             "BASTION_CONFIG_FILE": str(data / "bastion.toml"),
             "BASTION_WORKERS": str(args.workers),
             "BASTION_LOG_LEVEL": "warning",
+            "BASTION_SQLITE_SYNCHRONOUS": args.sqlite_synchronous,
         }
         stub = subprocess.Popen(
             [
@@ -220,7 +227,8 @@ def main() -> None:
     print(
         f"RESULT added_p50_ms={added_p50:.2f} added_p99_ms={added_p99:.2f} "
         f"rps_c32={rps32:.0f} rps_ratio_c32={ratio32:.3f} "
-        f"stream_rps_c1={stream_rps:.0f} workers={args.workers}"
+        f"stream_rps_c1={stream_rps:.0f} workers={args.workers} "
+        f"sqlite_synchronous={args.sqlite_synchronous}"
     )
 
 

@@ -132,6 +132,11 @@ class Settings(BaseSettings):
     demo_upstream_key: SecretStr | None = None
 
     access_log: bool = False
+    sqlite_synchronous: Literal["full", "normal"] = Field(
+        default="full",
+        description="SQLite commit durability: full fsyncs every commit (audit receipts "
+        "survive power loss); normal survives process crashes only, and is faster.",
+    )
 
     @model_validator(mode="after")
     def _defaults_from_data_dir(self) -> Settings:

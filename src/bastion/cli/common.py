@@ -40,7 +40,7 @@ def settings_or_exit(**overrides: Any) -> Settings:
 
 
 def open_engine(settings: Settings, *, require_current: bool = True) -> Engine:
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     if require_current:
         try:
             current = is_current(engine)

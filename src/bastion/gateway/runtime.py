@@ -49,7 +49,9 @@ class Runtime:
         clock: Callable[[], datetime] = utc_now,
         canary: Callable[[], str] = generate_canary,
     ) -> Runtime:
-        engine = engine or make_engine(settings.database_url)
+        engine = engine or make_engine(
+            settings.database_url, sqlite_synchronous=settings.sqlite_synchronous
+        )
         policies = PolicyStore(settings.policies_dir, registry or default_registry())
         audit = AuditLog(engine, batch_max=settings.audit_batch_max)
         upstreams = UpstreamPool()
