@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 __all__ = ["walkthrough"]
@@ -13,7 +15,11 @@ def walkthrough(base_url: str, key: str) -> None:
     except ImportError:  # the demo needs the client; the gateway does not
         typer.echo("the demo needs the `openai` package: pip install openai", err=True)
         raise typer.Exit(2) from None
-    client = openai.OpenAI(base_url=base_url, api_key=key, max_retries=0)
+    with openai.OpenAI(base_url=base_url, api_key=key, max_retries=0) as client:
+        _tour(client, openai)
+
+
+def _tour(client: Any, openai: Any) -> None:
     model = "demo-model"
 
     typer.echo("== 1. An allowed call")

@@ -8,6 +8,7 @@ import typer
 import uvicorn
 
 from bastion.cli.common import open_engine, settings_or_exit
+from bastion.logs import configure_logging
 from bastion.settings import unsafe_reasons
 
 __all__ = ["serve"]
@@ -38,6 +39,7 @@ def serve(
             os.environ[f"BASTION_{name}"] = str(value)
     scheme = "https" if settings.tls_cert_file else "http"
     typer.echo(f"bastion: serving on {scheme}://{settings.host}:{settings.port}/v1", err=True)
+    configure_logging(settings.log_level)
     config = uvicorn_config(settings)
     server = uvicorn.Server(config)
     if config.workers > 1:

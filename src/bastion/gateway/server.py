@@ -10,6 +10,7 @@ import uvicorn
 from bastion.gateway.app import create_app
 from bastion.gateway.routing import FastPath
 from bastion.gateway.runtime import Runtime
+from bastion.logs import configure_logging
 from bastion.settings import Settings, load_settings
 
 __all__ = ["BastionUvicornConfig", "app_from_env", "uvicorn_config"]
@@ -18,6 +19,7 @@ __all__ = ["BastionUvicornConfig", "app_from_env", "uvicorn_config"]
 def app_from_env() -> FastPath:
     """Factory for ``uvicorn --factory`` and worker processes: settings from env."""
     settings = load_settings()
+    configure_logging(settings.log_level)
     return create_app(Runtime.build(settings), hsts=settings.tls_cert_file is not None)
 
 
@@ -61,4 +63,5 @@ def uvicorn_config(settings: Settings, app: Any = None) -> BastionUvicornConfig:
         ssl_keyfile=str(settings.tls_key_file) if tls else None,
         allow_tls12=settings.tls_allow_tls12,
         timeout_keep_alive=30,
+        log_config=None,  # bastion.logs configures logging (JSON lines)
     )

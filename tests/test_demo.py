@@ -1,0 +1,24 @@
+"""`bastion demo` (what `make demo` runs) completes its tour, non-interactively."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.cli_helpers import bastion
+from tests.e2e.conftest import free_port
+
+
+def test_demo_tour(tmp_path: Path) -> None:
+    """Each step shows the expected outcome and the audit log verifies."""
+    result = bastion("demo", "--no-wait", "--port", str(free_port()), data_dir=tmp_path)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    out = result.stdout
+    assert "NOT a real model" in out
+    assert "model says: Happy to help." in out
+    assert out.count("blocked: request_blocked") == 2
+    assert "secret_detected" in out
+    assert "canary_leak" in out or "system_prompt_leak" in out
+    assert "stream stopped" in out
+    assert "characters the client received before the stop: 0" in out
+    assert "audit log ok" in out
+    assert "unexpected" not in out
