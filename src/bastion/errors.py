@@ -5,6 +5,8 @@
      +- PayloadTooLarge          413 payload_too_large
      +- AuthenticationFailed     401 invalid_api_key (says nothing about *why*)
      +- PermissionDenied         403 permission_denied
+     +- NotFound                 404 not_found (unknown route)
+     +- MethodNotAllowed         405 method_not_allowed
      +- ModelNotAllowed          404 model_not_allowed (unknown or not permitted)
      +- RequestBlocked           400 request_blocked (a scanner said block)
      +- UpstreamError            502 upstream_error
@@ -23,7 +25,9 @@ __all__ = [
     "AuthenticationFailed",
     "BastionError",
     "InvalidRequest",
+    "MethodNotAllowed",
     "ModelNotAllowed",
+    "NotFound",
     "PayloadTooLarge",
     "PermissionDenied",
     "PolicyUnavailable",
@@ -74,6 +78,18 @@ class PermissionDenied(BastionError):
     status = 403
     code = "permission_denied"
     error_type = "permission_error"
+
+
+class NotFound(BastionError):
+    status = 404
+    code = "not_found"
+    error_type = "invalid_request_error"
+
+
+class MethodNotAllowed(BastionError):
+    status = 405
+    code = "method_not_allowed"
+    error_type = "invalid_request_error"
 
 
 class ModelNotAllowed(BastionError):

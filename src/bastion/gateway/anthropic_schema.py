@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bastion.errors import InvalidRequest
 from bastion.gateway.interaction import ChatInput
-from bastion.gateway.openai_schema import validation_message
+from bastion.gateway.openai_schema import parse_json_body
 from bastion.upstream.base import ChatMessage
 
 __all__ = ["MessagesBody", "parse_messages_body"]
@@ -134,8 +134,4 @@ def _translate(message: AnthropicMessage) -> list[ChatMessage]:
 
 
 def parse_messages_body(raw: bytes) -> MessagesBody:
-    try:
-        return MessagesBody.model_validate_json(raw)
-    except ValidationError as exc:
-        message, param = validation_message(exc)
-        raise InvalidRequest(message, param=param) from None
+    return parse_json_body(MessagesBody, raw)

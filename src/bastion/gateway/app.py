@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bastion import __version__
-from bastion.errors import BastionError, InvalidRequest
+from bastion.errors import BastionError, InvalidRequest, MethodNotAllowed, NotFound
 from bastion.gateway.anthropic_routes import anthropic_routes
 from bastion.gateway.http import error_response, json_response
 from bastion.gateway.openai_routes import openai_routes
@@ -23,18 +23,6 @@ from bastion.gateway.security_headers import SecurityHeadersMiddleware
 __all__ = ["create_app"]
 
 log = logging.getLogger("bastion.gateway")
-
-
-class _NotFound(BastionError):
-    status = 404
-    code = "not_found"
-    error_type = "invalid_request_error"
-
-
-class _MethodNotAllowed(BastionError):
-    status = 405
-    code = "method_not_allowed"
-    error_type = "invalid_request_error"
 
 
 def create_app(runtime: Runtime, *, hsts: bool = False) -> FastPath:
@@ -79,9 +67,9 @@ def create_app(runtime: Runtime, *, hsts: bool = False) -> FastPath:
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         error: BastionError
         if exc.status_code == 404:
-            error = _NotFound("Unknown route.")
+            error = NotFound("Unknown route.")
         elif exc.status_code == 405:
-            error = _MethodNotAllowed("Method not allowed on this route.")
+            error = MethodNotAllowed("Method not allowed on this route.")
         else:
             error = InvalidRequest("Bad request.")
             error.status = exc.status_code

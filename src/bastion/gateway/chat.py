@@ -26,7 +26,7 @@ from bastion.errors import (
 from bastion.gateway.assemble import assemble_messages
 from bastion.gateway.interaction import ChatInput, Interaction, outcome_for
 from bastion.gateway.policies import PolicyStore, ResolvedPolicy
-from bastion.scanners import Decision, ScanContext, Stage, StreamGuard
+from bastion.scanners import Decision, Pipeline, ScanContext, Stage, StreamGuard, Verdict
 from bastion.settings import ModelConfig, Settings
 from bastion.upstream import UpstreamPool
 from bastion.upstream.base import ChatMessage, ChatRequest, ChatResult, StreamDelta, Usage
@@ -102,6 +102,29 @@ class ChatService:
         )
         return Prepared(resolved, model, request, context, call.include_usage)
 
+    async def _check(
+        self,
+        it: Interaction,
+        pipeline: Pipeline,
+        context: ScanContext,
+        text: str,
+        target: str,
+        *,
+        strict: bool = False,
+    ) -> Verdict:
+        """Scan ``text``, record the verdicts, raise on a block.
+
+        ``strict`` (tool-call arguments, which cannot be redacted in place) turns a
+        redact into a block.
+        """
+        verdict = await pipeline.run(context.stage, text, context)
+        it.add_results(context.stage, target, verdict.results)
+        if verdict.decision is Decision.BLOCK or (strict and verdict.decision is Decision.REDACT):
+            it.blocked_stage = context.stage.value
+            base = _BLOCKED_INPUT if context.stage is Stage.INPUT else _BLOCKED_OUTPUT
+            raise RequestBlocked(_reasons_message(base, verdict.reasons), reasons=verdict.reasons)
+        return verdict
+
     async def _scan_input(
         self, it: Interaction, resolved: ResolvedPolicy, messages: list[ChatMessage]
     ) -> list[ChatMessage]:
@@ -113,21 +136,15 @@ class ChatService:
                 request_id=it.request_id,
                 tenant=it.principal.tenant_id,
             )
-            texts = [message.content, *_tool_call_texts(message.tool_calls)]
             content = message.content
-            for part, text in enumerate(texts):
-                if not text:
-                    continue
-                verdict = await resolved.pipeline.run(Stage.INPUT, text, context)
-                target = f"messages[{index}]" if part == 0 else f"messages[{index}].tool_calls"
-                it.add_results(Stage.INPUT, target, verdict.results)
-                if verdict.decision is Decision.BLOCK:
-                    it.blocked_stage = "input"
-                    raise RequestBlocked(
-                        _reasons_message(_BLOCKED_INPUT, verdict.reasons), reasons=verdict.reasons
-                    )
-                if part == 0 and verdict.decision is Decision.REDACT:
-                    content = verdict.text
+            if content:
+                verdict = await self._check(
+                    it, resolved.pipeline, context, content, f"messages[{index}]"
+                )
+                content = verdict.text
+            for text in _tool_call_texts(message.tool_calls):
+                target = f"messages[{index}].tool_calls"
+                await self._check(it, resolved.pipeline, context, text, target, strict=True)
             out.append(
                 ChatMessage(
                     role=message.role,
@@ -143,22 +160,14 @@ class ChatService:
     async def complete(self, it: Interaction, prepared: Prepared) -> ChatResult:
         upstream = self._upstreams.get(prepared.model)
         result = await upstream.complete(prepared.request)
-        pipeline = prepared.resolved.pipeline
+        pipeline, context = prepared.resolved.pipeline, prepared.output_context
         for choice in result.choices:
-            texts = [choice.content, *_tool_call_texts(choice.tool_calls)]
-            for part, text in enumerate(texts):
-                if not text:
-                    continue
-                verdict = await pipeline.run(Stage.OUTPUT, text, prepared.output_context)
-                target = f"choices[{choice.index}]" + ("" if part == 0 else ".tool_calls")
-                it.add_results(Stage.OUTPUT, target, verdict.results)
-                if verdict.decision is Decision.BLOCK:
-                    it.blocked_stage = "output"
-                    raise RequestBlocked(
-                        _reasons_message(_BLOCKED_OUTPUT, verdict.reasons), reasons=verdict.reasons
-                    )
-                if part == 0 and verdict.decision is Decision.REDACT:
-                    choice.content = verdict.text
+            target = f"choices[{choice.index}]"
+            if choice.content:
+                verdict = await self._check(it, pipeline, context, choice.content, target)
+                choice.content = verdict.text
+            for text in _tool_call_texts(choice.tool_calls):
+                await self._check(it, pipeline, context, text, target + ".tool_calls", strict=True)
         it.response = [choice.content for choice in result.choices]
         result.model = it.model
         return result
@@ -231,16 +240,10 @@ class ChatService:
     async def _scan_tool_calls(
         self, it: Interaction, prepared: Prepared, delta: StreamDelta
     ) -> list[dict[str, object]] | None:
+        pipeline, context = prepared.resolved.pipeline, prepared.output_context
+        target = f"choices[{delta.index}].tool_calls"
         for text in _tool_call_texts(delta.tool_calls):
-            verdict = await prepared.resolved.pipeline.run(
-                Stage.OUTPUT, text, prepared.output_context
-            )
-            it.add_results(Stage.OUTPUT, f"choices[{delta.index}].tool_calls", verdict.results)
-            if verdict.decision is not Decision.ALLOW:
-                it.blocked_stage = "output"
-                raise RequestBlocked(
-                    _reasons_message(_BLOCKED_OUTPUT, verdict.reasons), reasons=verdict.reasons
-                )
+            await self._check(it, pipeline, context, text, target, strict=True)
         return delta.tool_calls
 
     # -- the record ---------------------------------------------------------------

@@ -7,14 +7,22 @@ the gateway. Only text content parts are accepted.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bastion.errors import InvalidRequest
 from bastion.upstream.base import ChatMessage
 
-__all__ = ["FORWARDED", "ChatCompletionBody", "parse_chat_body", "validation_message"]
+__all__ = [
+    "FORWARDED",
+    "ChatCompletionBody",
+    "parse_chat_body",
+    "parse_json_body",
+    "validation_message",
+]
+
+M = TypeVar("M", bound=BaseModel)
 
 FORWARDED = (
     "temperature",
@@ -124,9 +132,14 @@ def validation_message(exc: ValidationError) -> tuple[str, str | None]:
     return f"Invalid value for '{loc}': {first['msg']}.", loc or None
 
 
-def parse_chat_body(raw: bytes) -> ChatCompletionBody:
+def parse_json_body(model: type[M], raw: bytes) -> M:
+    """``raw`` validated as ``model``, or :class:`InvalidRequest` naming the bad field."""
     try:
-        return ChatCompletionBody.model_validate_json(raw)
+        return model.model_validate_json(raw)
     except ValidationError as exc:
         message, param = validation_message(exc)
         raise InvalidRequest(message, param=param) from None
+
+
+def parse_chat_body(raw: bytes) -> ChatCompletionBody:
+    return parse_json_body(ChatCompletionBody, raw)
