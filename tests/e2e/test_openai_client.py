@@ -216,3 +216,48 @@ def test_openai_style_client_reaches_anthropic_upstream(gateway: Gateway) -> Non
     sent = gateway.upstream.requests[-1]
     assert sent.path == "/v1/messages"
     assert "bst-c-" in sent.body["system"]
+
+
+def test_secret_in_tool_definition_is_blocked(gateway: Gateway) -> None:
+    """Tool definitions reach the model, so their text is scanned like a prompt."""
+    before = len(gateway.upstream.requests)
+    tool = {
+        "type": "function",
+        "function": {
+            "name": "deploy",
+            "description": f"Deploy with key {FAKE_AWS}",
+            "parameters": {"type": "object"},
+        },
+    }
+    with pytest.raises(openai.BadRequestError) as info:
+        client(gateway).chat.completions.create(
+            model="gpt-test",
+            messages=[{"role": "user", "content": "deploy"}],
+            tools=[tool],  # type: ignore[list-item]
+        )
+    assert info.value.code == "request_blocked"
+    assert len(gateway.upstream.requests) == before
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("name", f"x {FAKE_AWS}"), ("user", "has spaces and text")],
+)
+def test_free_text_in_identifier_fields_is_refused(
+    gateway: Gateway, field: str, value: str
+) -> None:
+    """name and user must be identifiers: free text there would skip the scanners."""
+    message = {"role": "user", "content": "hi"}
+    extra = {}
+    if field == "name":
+        message["name"] = value
+    else:
+        extra["user"] = value
+    with pytest.raises(openai.BadRequestError) as info:
+        client(gateway).chat.completions.create(
+            model="gpt-test",
+            messages=[message],  # type: ignore[list-item]
+            **extra,  # type: ignore[arg-type]
+        )
+    assert info.value.code == "invalid_request"
+    assert FAKE_AWS not in str(info.value.body)

@@ -14,6 +14,8 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime
 
+import orjson
+
 from bastion.audit import AuditEvent, AuditLog
 from bastion.authz import allowed
 from bastion.errors import (
@@ -81,6 +83,16 @@ class ChatService:
                 param="model",
             )
         messages = await self._scan_input(it, resolved, call.messages)
+        if call.tools:
+            # Tool definitions reach the model too: scan their text, whole.
+            context = ScanContext(
+                stage=Stage.INPUT,
+                role="tool_definition",
+                request_id=it.request_id,
+                tenant=principal.tenant_id,
+            )
+            text = orjson.dumps(call.tools).decode()
+            await self._check(it, resolved.pipeline, context, text, "tools", strict=True)
         canary = self._canary() if policy.canary else None
         request = ChatRequest(
             model=model.target_model,

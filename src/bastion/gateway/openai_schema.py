@@ -47,8 +47,9 @@ class Message(BaseModel):
     model_config = ConfigDict(extra="ignore")
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[dict[str, Any]] | None = None
-    name: str | None = Field(default=None, max_length=256)
-    tool_call_id: str | None = Field(default=None, max_length=256)
+    # Identifier-shaped only: free text here would reach the model unscanned.
+    name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    tool_call_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:-]{1,256}$")
     tool_calls: list[dict[str, Any]] | None = None
 
     @field_validator("content", mode="after")
@@ -91,7 +92,7 @@ class ChatCompletionBody(BaseModel):
     frequency_penalty: Annotated[float, Field(ge=-2, le=2)] | None = None
     presence_penalty: Annotated[float, Field(ge=-2, le=2)] | None = None
     seed: int | None = None
-    user: str | None = Field(default=None, max_length=256)
+    user: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.@:+-]{1,256}$")
     response_format: dict[str, Any] | None = None
     logprobs: bool | None = None
     top_logprobs: Annotated[int, Field(ge=0, le=20)] | None = None
