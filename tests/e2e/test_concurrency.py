@@ -47,3 +47,37 @@ def test_200_concurrent_requests_chain_verifies(gateway: Gateway) -> None:
     assert seqs == list(range(1, before + 201))
     report = verify_chain(gateway.engine)
     assert report.ok
+
+
+def test_client_disconnect_mid_stream_is_recorded(gateway: Gateway) -> None:
+    """A client that hangs up mid-stream leaves one complete record, and the chain holds."""
+    import json
+    import time
+
+    import httpx
+
+    before = gateway.audit_count()
+    long_text = "All quiet on the network today. " * 900  # ~29 KB, thousands of events
+    with (
+        httpx.Client(timeout=30) as http,
+        http.stream(
+            "POST",
+            gateway.openai_url + "/chat/completions",
+            json={
+                "model": "gpt-test",
+                "stream": True,
+                "messages": [{"role": "user", "content": "ECHO:" + long_text}],
+            },
+            headers={"authorization": f"Bearer {gateway.key}"},
+        ) as response,
+    ):
+        assert response.status_code == 200
+        next(response.iter_bytes())  # one chunk, then hang up
+    deadline = time.monotonic() + 20  # bounded wait for the server to notice
+    while gateway.audit_count() == before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert gateway.audit_count() == before + 1
+    record = json.loads(gateway.audit_bodies()[-1])
+    assert record["outcome"] == "client_disconnected"
+    assert len(record["response"][0]) < len(long_text)
+    assert verify_chain(gateway.engine).ok
