@@ -67,6 +67,7 @@ def demo(
         thread.start()
         while not server.started:
             if not thread.is_alive():
+                typer.echo(f"bastion: could not listen on port {port}; try --port", err=True)
                 raise typer.Exit(1)
             time.sleep(0.05)
         base_url = f"http://127.0.0.1:{port}/v1"
