@@ -98,3 +98,31 @@ def test_dev_flag_allows_unsafe_setup_with_warning(tmp_path: Path) -> None:
         proc.terminate()
         _, err = proc.communicate(timeout=10)
     assert "WARNING (--dev): no key-encryption key" in err
+
+
+def test_tls12_by_explicit_opt_in(tmp_path: Path) -> None:
+    """BASTION_TLS_ALLOW_TLS12=true admits a TLS 1.2 client (AEAD ciphers only)."""
+    assert bastion("init", data_dir=tmp_path).returncode == 0
+    ca, cert, key = make_cert(tmp_path)
+    port = free_port()
+    env = {
+        "BASTION_TLS_CERT_FILE": str(cert),
+        "BASTION_TLS_KEY_FILE": str(key),
+        "BASTION_TLS_ALLOW_TLS12": "true",
+    }
+    proc = start(tmp_path, port, env=env)
+    try:
+        wait_port(port, proc)
+        context = ssl.create_default_context(cafile=str(ca))
+        context.maximum_version = ssl.TLSVersion.TLSv1_2
+        with (
+            socket.create_connection(("127.0.0.1", port)) as raw,
+            context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+        ):
+            assert tls.version() == "TLSv1.2"
+            cipher = tls.cipher()
+            assert cipher is not None
+            assert "GCM" in cipher[0] or "CHACHA20" in cipher[0]
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)

@@ -16,6 +16,7 @@ runs one stage's scanners in policy order over the same original text:
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -122,7 +123,8 @@ class Pipeline:
         started = self._clock()
         try:
             result = scanner.scan(text, context)
-        except Exception:
+        except Exception as exc:
+            _log_failure(scanner.name, exc)
             return _failure(scanner.name, "scanner_error")
         if self._clock() - started > self.timeout_s:
             return _failure(scanner.name, "scanner_timeout")
@@ -135,9 +137,17 @@ class Pipeline:
             result = await asyncio.wait_for(scanner.ascan(text, context), self.timeout_s)
         except TimeoutError:
             return _failure(scanner.name, "scanner_timeout")
-        except Exception:
+        except Exception as exc:
+            _log_failure(scanner.name, exc)
             return _failure(scanner.name, "scanner_error")
         return _checked(scanner.name, result, len(text))
+
+
+def _log_failure(scanner: str, exc: Exception) -> None:
+    # The exception's type only: its message may quote the scanned text.
+    logging.getLogger("bastion.scanners").error(
+        "scanner failed; request blocked scanner=%s error=%s", scanner, type(exc).__name__
+    )
 
 
 def _combine(text: str, results: list[ScanResult]) -> Verdict:
