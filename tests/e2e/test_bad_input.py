@@ -131,3 +131,45 @@ def test_security_headers(gateway: Gateway) -> None:
     assert response.headers["cache-control"] == "no-store"
     assert "strict-transport-security" not in response.headers
     assert response.headers["x-request-id"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # found by schemathesis: each used to crash the route with a 500
+        {"messages": [{"role": "user", "content": [{"type": {}, "text": "x"}]}]},
+        {
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "tool_result", "tool_use_id": "t", "content": [[None, None]]}
+                    ],
+                }
+            ]
+        },
+        {
+            "messages": [
+                {
+                    "role": "assistant",
+                    "content": [
+                        {"type": "tool_use", "id": "t", "name": "f", "input": {"n": 2**70}}
+                    ],
+                }
+            ]
+        },
+        {"messages": [{"role": "user", "content": "\ud800 lone surrogate"}]},
+        {"messages": [{"role": "user", "content": [{"type": "text", "text": 7}]}]},
+    ],
+)
+def test_malformed_anthropic_blocks(gateway: Gateway, body: dict[str, object]) -> None:
+    """Odd content blocks get 400 invalid_request in Anthropic's shape, never a 500."""
+    response = httpx.post(
+        gateway.base_url + "/v1/messages",
+        content=json.dumps({"model": "claude-test", "max_tokens": 10, **body}),
+        headers={"x-api-key": gateway.key, "content-type": "application/json"},
+    )
+    assert response.status_code == 400, response.text
+    payload = response.json()
+    assert payload["type"] == "error"
+    assert payload["error"]["code"] == "invalid_request"

@@ -164,10 +164,4 @@ def anthropic_routes(runtime: Runtime) -> list[RouteSpec]:
     async def messages(request: Request) -> Response:
         return await handle_chat(runtime, wire, request)
 
-    schema = {
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": MessagesBody.model_json_schema()}},
-        }
-    }
-    return [RouteSpec("POST", wire.route, messages, schema)]
+    return [RouteSpec("POST", wire.route, messages, MessagesBody)]

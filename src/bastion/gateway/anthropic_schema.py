@@ -17,8 +17,48 @@ __all__ = ["MessagesBody", "parse_messages_body"]
 _BLOCK_TYPES = frozenset({"text", "tool_use", "tool_result"})
 
 
+def _obj(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    return {"type": "object", "properties": properties, "required": required}
+
+
+_TEXT = _obj({"type": {"const": "text"}, "text": {"type": "string"}}, ["type", "text"])
+_TOOL_USE = _obj(
+    {
+        "type": {"const": "tool_use"},
+        "id": {"type": "string"},
+        "name": {"type": "string"},
+        "input": {"type": "object"},
+    },
+    ["type", "id", "name", "input"],
+)
+_TOOL_RESULT = _obj(
+    {
+        "type": {"const": "tool_result"},
+        "tool_use_id": {"type": "string"},
+        "content": {"anyOf": [{"type": "string"}, {"type": "array", "items": _TEXT}]},
+    },
+    ["type", "tool_use_id"],
+)
+
+
+def _turn(role: str, block: dict[str, Any]) -> dict[str, Any]:
+    blocks = {"type": "array", "items": {"anyOf": [_TEXT, block]}}
+    return _obj(
+        {"role": {"const": role}, "content": {"anyOf": [{"type": "string"}, blocks]}},
+        ["role", "content"],
+    )
+
+
+def _message_schema(schema: dict[str, Any]) -> None:
+    """Say per role which blocks are valid, as the validators below enforce."""
+    schema.clear()
+    schema["anyOf"] = [_turn("user", _TOOL_RESULT), _turn("assistant", _TOOL_USE)]
+
+
 class AnthropicMessage(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    """A user turn (text, tool_result) or an assistant turn (text, tool_use)."""
+
+    model_config = ConfigDict(extra="ignore", json_schema_extra=_message_schema)
     role: Literal["user", "assistant"]
     content: str | list[dict[str, Any]]
 
@@ -27,7 +67,8 @@ class AnthropicMessage(BaseModel):
     def _supported_blocks(cls, value: str | list[dict[str, Any]]) -> str | list[dict[str, Any]]:
         if isinstance(value, list):
             for block in value:
-                if block.get("type") not in _BLOCK_TYPES:
+                kind = block.get("type")
+                if not isinstance(kind, str) or kind not in _BLOCK_TYPES:
                     raise ValueError("only text, tool_use and tool_result blocks are supported")
                 if block["type"] == "text" and not isinstance(block.get("text"), str):
                     raise ValueError("a text block needs a string 'text'")
@@ -86,13 +127,25 @@ class MessagesBody(BaseModel):
 
 
 def _text_of(content: str | list[dict[str, Any]] | Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(
-            str(block.get("text", "")) for block in content if block.get("type") == "text"
-        )
-    return ""
+    """The text of a content value: a string, or a list of blocks (text ones kept)."""
+    if content is None or isinstance(content, str):
+        return content or ""
+    if not isinstance(content, list) or not all(isinstance(b, dict) for b in content):
+        raise InvalidRequest("Content must be a string or a list of content blocks.")
+    texts = [block.get("text") for block in content if block.get("type") == "text"]
+    if not all(isinstance(text, str) for text in texts):
+        raise InvalidRequest("A text block needs a string 'text'.")
+    return "".join(str(text) for text in texts)
+
+
+def _json_text(value: Any) -> str:
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:
+        raise InvalidRequest(
+            "A tool_use input holds values that cannot be forwarded "
+            "(unpaired surrogate escapes, or integers beyond 64 bits)."
+        ) from None
 
 
 def _translate(message: AnthropicMessage) -> list[ChatMessage]:
@@ -112,7 +165,7 @@ def _translate(message: AnthropicMessage) -> list[ChatMessage]:
                     "type": "function",
                     "function": {
                         "name": str(block.get("name", "")),
-                        "arguments": orjson.dumps(block.get("input", {})).decode(),
+                        "arguments": _json_text(block.get("input", {})),
                     },
                 }
             )

@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -16,6 +18,7 @@ from bastion.errors import BastionError, InvalidRequest, MethodNotAllowed, NotFo
 from bastion.gateway.anthropic_routes import anthropic_routes
 from bastion.gateway.http import error_response, json_response
 from bastion.gateway.openai_routes import openai_routes
+from bastion.gateway.openapi import operation_extra, schema_components
 from bastion.gateway.routing import FastPath, RouteSpec
 from bastion.gateway.runtime import Runtime
 from bastion.gateway.security_headers import SecurityHeadersMiddleware
@@ -55,9 +58,10 @@ def create_app(runtime: Runtime, *, hsts: bool = False) -> FastPath:
             route.path,
             _endpoint(route),
             methods=[route.method],
-            openapi_extra=route.openapi_extra,
+            openapi_extra=operation_extra(route.body_model, stream=route.body_model is not None),
             response_class=Response,
         )
+    _add_components(app, [r.body_model for r in routes if r.body_model is not None])
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> Response:
@@ -73,7 +77,11 @@ def create_app(runtime: Runtime, *, hsts: bool = False) -> FastPath:
         else:
             error = InvalidRequest("Bad request.")
             error.status = exc.status_code
-        return error_response(error, anthropic=request.url.path.startswith("/v1/messages"))
+        response = error_response(error, anthropic=request.url.path.startswith("/v1/messages"))
+        for name, value in (exc.headers or {}).items():
+            if name.lower() == "allow":
+                response.headers["allow"] = value
+        return response
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
@@ -83,6 +91,22 @@ def create_app(runtime: Runtime, *, hsts: bool = False) -> FastPath:
 
     headers = SecurityHeadersMiddleware(None, hsts_max_age=hsts_max_age)
     return FastPath(app, routes, headers.wrap)
+
+
+def _add_components(app: FastAPI, models: list[type[BaseModel]]) -> None:
+    """Put the hand-parsed bodies' schemas into the OpenAPI document's components."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(
+                schema_components(models)
+            )
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override
 
 
 def _endpoint(route: RouteSpec) -> Callable[[Request], Awaitable[Response]]:

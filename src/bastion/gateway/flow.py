@@ -62,6 +62,7 @@ async def handle_chat(runtime: Runtime, wire: Wire, request: Request) -> Respons
     chat = runtime.chat
     try:
         call = wire.parse(await read_body(request, runtime.settings.max_body_bytes))
+        call.check_encodable()
         prepared = await chat.prepare(it, call)
         if call.stream:
             body = _sse(chat, it, chat.stream(it, prepared), wire.encoder(call.model, request_id))

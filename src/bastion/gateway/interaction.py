@@ -6,6 +6,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from bastion.errors import (
     BastionError,
     InvalidRequest,
@@ -31,6 +33,23 @@ class ChatInput:
     tools: list[dict[str, Any]] | None = None
     tool_choice: Any = None
     include_usage: bool = False
+
+    def check_encodable(self) -> None:
+        """Refuse what cannot be re-encoded for the upstream and the audit record.
+
+        JSON allows unpaired surrogate escapes and integers of any size; neither can
+        be forwarded faithfully, so both are a client error, not a server crash.
+        """
+        try:
+            orjson.dumps(
+                [[m.role, m.content, m.name, m.tool_call_id, m.tool_calls] for m in self.messages]
+            )
+            orjson.dumps([self.model, self.params, self.tools, self.tool_choice])
+        except orjson.JSONEncodeError:
+            raise InvalidRequest(
+                "The request holds values that cannot be forwarded "
+                "(unpaired surrogate escapes, or integers beyond 64 bits)."
+            ) from None
 
 
 @dataclass(slots=True)

@@ -142,13 +142,7 @@ def openai_routes(runtime: Runtime) -> list[RouteSpec]:
         ]
         return json_response({"object": "list", "data": data})
 
-    schema = {
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": ChatCompletionBody.model_json_schema()}},
-        }
-    }
     return [
-        RouteSpec("POST", wire.route, chat_completions, schema),
+        RouteSpec("POST", wire.route, chat_completions, ChatCompletionBody),
         RouteSpec("GET", "/v1/models", list_models),
     ]

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+)
 
 from bastion.errors import InvalidRequest
 from bastion.upstream.base import ChatMessage
@@ -43,10 +50,28 @@ FORWARDED = (
 )
 
 
+_TEXT_PART = {
+    "type": "object",
+    "properties": {"type": {"const": "text"}, "text": {"type": "string"}},
+    "required": ["type", "text"],
+}
+
+
 class Message(BaseModel):
     model_config = ConfigDict(extra="ignore")
     role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: str | list[dict[str, Any]] | None = None
+    content: Annotated[
+        str | list[dict[str, Any]] | None,
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "string"},
+                    {"type": "array", "items": _TEXT_PART},
+                    {"type": "null"},
+                ]
+            }
+        ),
+    ] = None
     # Identifier-shaped only: free text here would reach the model unscanned.
     name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
     tool_call_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:-]{1,256}$")

@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -33,7 +33,7 @@ class RouteSpec:
     method: str
     path: str
     handler: Handler
-    openapi_extra: dict[str, Any] | None = field(default=None)
+    body_model: type[BaseModel] | None = field(default=None)
 
 
 class FastPath:
