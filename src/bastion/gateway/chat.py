@@ -7,7 +7,6 @@ byte reaches the client, streaming included (see ``bastion.scanners.StreamGuard`
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
@@ -285,7 +284,9 @@ class ChatService:
             error_code=error.code if error is not None else None,
         )
         try:
-            await asyncio.shield(self._audit.append(event))
+            # append() queues the record before its first await, so even if this
+            # request is cancelled (client gone) the record is still committed.
+            await self._audit.append(event)
         except Exception as exc:
             # Only the exception's type: database errors can quote statement parameters,
             # which here would be prompt text.

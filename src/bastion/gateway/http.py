@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+import secrets
 from typing import Any
 
 import orjson
@@ -23,7 +23,7 @@ __all__ = [
 
 
 def new_request_id() -> str:
-    return uuid.uuid4().hex
+    return secrets.token_hex(16)
 
 
 def presented_key(request: Request) -> str:
