@@ -153,6 +153,11 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=None, help="requests per run")
     parser.add_argument("--rounds", type=int, default=None, help="alternating rounds")
     parser.add_argument(
+        "--database-url",
+        default=None,
+        help="run Bastion on this database (e.g. postgresql+psycopg://...); default SQLite",
+    )
+    parser.add_argument(
         "--sqlite-synchronous",
         choices=["full", "normal"],
         default="full",
@@ -178,6 +183,7 @@ def main() -> None:
             "BASTION_WORKERS": str(args.workers),
             "BASTION_LOG_LEVEL": "warning",
             "BASTION_SQLITE_SYNCHRONOUS": args.sqlite_synchronous,
+            **({"BASTION_DATABASE_URL": args.database_url} if args.database_url else {}),
         }
         stub = subprocess.Popen(
             [
@@ -228,7 +234,8 @@ def main() -> None:
         f"RESULT added_p50_ms={added_p50:.2f} added_p99_ms={added_p99:.2f} "
         f"rps_c32={rps32:.0f} rps_ratio_c32={ratio32:.3f} "
         f"stream_rps_c1={stream_rps:.0f} workers={args.workers} "
-        f"sqlite_synchronous={args.sqlite_synchronous}"
+        f"sqlite_synchronous={args.sqlite_synchronous} "
+        f"database={'postgresql' if args.database_url else 'sqlite'}"
     )
 
 
