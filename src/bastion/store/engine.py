@@ -33,7 +33,7 @@ def make_engine(url: str, *, sqlite_synchronous: str = "full", **kwargs: Any) ->
 
     ``sqlite_synchronous="full"`` (the default) fsyncs every commit, so an audit
     receipt means the record is on disk; ``"normal"`` survives a process crash but may
-    lose the last commits on power loss, for about 1.5 ms less per request.
+    lose the last commits on power loss; it skips the fsync (about 0.3 ms a commit here).
     """
     if sqlite_synchronous not in ("full", "normal"):
         raise ValueError("sqlite_synchronous must be 'full' or 'normal'")
