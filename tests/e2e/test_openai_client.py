@@ -30,7 +30,9 @@ def test_allowed_call_is_forwarded_and_audited(gateway: Gateway) -> None:
     )
     assert reply.choices[0].message.content == "Happy to help. You said: hello there"
     assert reply.model == "gpt-test"
-    sent = gateway.upstream.requests[-1].body
+    forwarded = gateway.upstream.requests[-1]
+    assert gateway.key not in str(forwarded.headers)  # the client's key never goes upstream
+    sent = forwarded.body
     assert sent["model"] == "scripted-gpt"
     assert sent["messages"][0]["role"] == "system"
     assert "bst-c-" in sent["messages"][0]["content"]  # the per-request canary
