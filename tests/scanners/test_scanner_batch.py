@@ -36,7 +36,7 @@ async def test_allow_redact_and_block_lines() -> None:
         ("o", "redact"),
     ]
     assert out[0] == {"id": 1, "decision": "allow", "score": 0.0, "findings": [], "text": "hello"}
-    assert out[1]["text"] == "a[REDACTED:zero_width]b"
+    assert out[1]["text"] == "ab"  # invisible characters are deleted, not marked
     assert out[2]["text"] == f"key {SECRET}"
     assert out[3]["text"] == "key [REDACTED:aws_access_key_id]"
     assert out[2]["findings"] == [

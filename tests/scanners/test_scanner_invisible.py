@@ -146,3 +146,18 @@ def test_findings_lie_in_text_and_cover_only_special_characters(text: str) -> No
     for f in result.findings:
         assert 0 <= f.start < f.end <= len(text)
         assert not any(c.isalnum() for c in text[f.start : f.end])
+
+
+def test_redaction_deletes_invisible_characters_but_marks_secrets() -> None:
+    """Invisible characters vanish from redacted text; other findings keep a marker."""
+    from bastion.scanners.base import Finding
+    from bastion.scanners.redact import redact
+
+    text = "ab\u200bcd KEY"
+    findings = [
+        Finding("zero_width", 2, 3, replacement=""),
+        Finding("aws_access_key_id", 6, 9),
+    ]
+    assert redact(text, findings) == "abcd [REDACTED:aws_access_key_id]"
+    overlapping = [Finding("zero_width", 6, 7, replacement=""), Finding("secret", 6, 9)]
+    assert redact(text, overlapping) == "ab\u200bcd [REDACTED:secret]"

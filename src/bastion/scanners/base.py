@@ -49,6 +49,9 @@ class Finding:
     start: int
     end: int
     score: float = 1.0
+    # What a redaction puts in place of the span: None means ``[REDACTED:<type>]``;
+    # "" deletes it (invisible characters carry no meaning to keep a marker for).
+    replacement: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

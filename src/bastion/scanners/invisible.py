@@ -186,7 +186,7 @@ class InvisibleTextScanner:
                 self.invisible_action,
                 "invisible_characters",
                 0.6,
-                [Finding(k, s, e) for k, s, e in invisible],
+                [Finding(k, s, e, replacement="") for k, s, e in invisible],
             ),
         )
         decision = Decision.ALLOW
