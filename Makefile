@@ -38,6 +38,8 @@ lock: $(STAMP)
 	$(BIN)/python -m pip install --quiet uv==0.13.8
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 \
 		--generate-hashes -o requirements/dev.lock
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 \
+		--generate-hashes -o requirements/runtime.lock
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
