@@ -17,7 +17,7 @@ from bastion.gateway.policies import PolicyStore
 from bastion.identity import AuthCache, IdentityService, Principal
 from bastion.scanners import ScannerRegistry, default_registry, generate_canary
 from bastion.settings import Settings
-from bastion.store import make_engine
+from bastion.store import is_sqlite, make_engine
 from bastion.upstream import UpstreamPool
 
 __all__ = ["Runtime", "utc_now"]
@@ -53,7 +53,11 @@ class Runtime:
             settings.database_url, sqlite_synchronous=settings.sqlite_synchronous
         )
         policies = PolicyStore(settings.policies_dir, registry or default_registry())
-        audit = AuditLog(engine, batch_max=settings.audit_batch_max)
+        audit = AuditLog(
+            engine,
+            batch_max=settings.audit_batch_max,
+            inline_max=1 if is_sqlite(engine) else 0,
+        )
         upstreams = UpstreamPool()
         chat = ChatService(settings, policies, upstreams, audit, clock, canary)
         return cls(
