@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -18,7 +19,16 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["ApiKey", "AuditHead", "AuditRecord", "Base", "Tenant", "User", "UtcDateTime"]
+__all__ = [
+    "ApiKey",
+    "AuditHead",
+    "AuditRecord",
+    "Base",
+    "DataKey",
+    "Tenant",
+    "User",
+    "UtcDateTime",
+]
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -112,3 +122,21 @@ class AuditHead(Base):
     tenant_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, default=0)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class DataKey(Base):
+    """A tenant's data key for one purpose, stored only wrapped by the KEK provider."""
+
+    __tablename__ = "data_keys"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "purpose", "version", name="uq_data_keys_version"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(36), index=True)
+    purpose: Mapped[str] = mapped_column(String(32))
+    version: Mapped[int] = mapped_column(Integer)
+    kek_id: Mapped[str] = mapped_column(String(128))
+    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    retired_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
