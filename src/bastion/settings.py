@@ -25,6 +25,7 @@ from pydantic_settings import (
 __all__ = [
     "ModelConfig",
     "Settings",
+    "decode_kek",
     "load_settings",
     "read_kek",
     "unsafe_reasons",
@@ -195,8 +196,13 @@ def read_kek(settings: Settings) -> bytes | None:
         raw, source = settings.kek_file.read_text().strip(), "BASTION_KEK_FILE"
     else:
         return None
+    return decode_kek(raw, source)
+
+
+def decode_kek(raw: str, source: str) -> bytes:
+    """32 key bytes from base64 text; errors name ``source``, never the value."""
     try:
-        key = base64.b64decode(raw, validate=True)
+        key = base64.b64decode(raw.strip(), validate=True)
     except (binascii.Error, ValueError):
         raise ValueError(f"{source} is not valid base64") from None
     if len(key) != 32:

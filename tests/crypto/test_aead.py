@@ -40,6 +40,7 @@ def test_any_flipped_bit_fails(plaintext: bytes, data: st.DataObject) -> None:
         associated_data("tenant-a", "audit", "audit_records", "43"),
         associated_data("tenant-a", "audit", "audit_records4", "2"),  # no ambiguity
     ],
+    ids=["tenant", "purpose", "table", "record", "boundary"],
 )
 def test_moved_ciphertext_fails(other: bytes) -> None:
     """A blob only opens for the tenant, purpose, table and record it was sealed for."""

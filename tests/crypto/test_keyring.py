@@ -70,3 +70,20 @@ def test_unknown_purpose_is_refused(engine: Engine) -> None:
     """Purposes are a closed set."""
     with pytest.raises(ValueError, match="purpose"):
         keyring(engine).current("t1", "misc")
+
+
+def test_kek_rotation_rewraps_without_touching_data(engine: Engine) -> None:
+    """After rotation the new KEK opens old ciphertexts and the old KEK opens nothing."""
+    ring = keyring(engine)
+    blobs = {t: ring.encrypt(t, "audit", "audit_records", "1", t.encode()) for t in ("a", "b")}
+    new_kek = os.urandom(32)
+    assert ring.rewrap_all(LocalKeyProvider(new_kek)) == 2
+    with engine.connect() as conn:
+        kek_ids = set(conn.execute(select(DataKey.kek_id)).scalars())
+    assert kek_ids == {LocalKeyProvider(new_kek).key_id}
+    fresh = keyring(engine, new_kek)
+    for tenant, blob in blobs.items():
+        assert fresh.decrypt(tenant, "audit", "audit_records", "1", blob) == tenant.encode()
+    with pytest.raises(DecryptionError):
+        keyring(engine, KEK).decrypt("a", "audit", "audit_records", "1", blobs["a"])
+    assert ring.decrypt("a", "audit", "audit_records", "1", blobs["a"]) == b"a"  # still cached

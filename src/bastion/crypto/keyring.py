@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Engine, Row, func, insert, select
+from sqlalchemy import Engine, Row, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bastion.crypto.aead import DecryptionError, associated_data, open_sealed, seal
@@ -143,6 +143,26 @@ class Keyring:
             return self._unwrap(row)
         except UnwrapError:
             raise DecryptionError() from None
+
+    def rewrap_all(self, new: KeyProvider) -> int:
+        """Re-wrap every data key under ``new`` in one transaction (KEK rotation).
+
+        Data keys themselves do not change, so ciphertexts and running processes are
+        unaffected; processes started afterwards need the new KEK. Returns the count.
+        """
+        with self._engine.begin() as conn:
+            rows = conn.execute(select(*_COLUMNS).with_for_update()).all()
+            for row in rows:
+                key_id, tenant_id, purpose, version, wrapped = row
+                context = _context(tenant_id, purpose, version)
+                key = self._provider.unwrap(wrapped, context)  # UnwrapError aborts it all
+                conn.execute(
+                    update(DataKey)
+                    .where(DataKey.id == key_id)
+                    .values(wrapped=new.wrap(key, context), kek_id=new.key_id)
+                )
+        self._provider = new
+        return len(rows)
 
     def key_count(self, tenant_id: str | None = None) -> int:
         query = select(func.count()).select_from(DataKey)
