@@ -144,15 +144,19 @@ def test_public_names_are_pinned() -> None:
     """The package exports exactly these names, sorted."""
     assert bastion.audit.__all__ == [
         "GENESIS_HASH",
+        "SEALED_FIELDS",
         "AuditEvent",
         "AuditLog",
         "AuditReceipt",
+        "AuditSealer",
         "AuditWriteError",
         "Problem",
+        "SealedContentError",
         "TenantReport",
         "VerifyReport",
         "canonical_body",
         "export_jsonl",
         "record_hash",
+        "sealer_for",
         "verify_chain",
     ]

@@ -7,6 +7,7 @@ with a member key, and models wired to the scripted, hijackable upstream:
 
 from __future__ import annotations
 
+import base64
 import socket
 import threading
 import time
@@ -22,6 +23,7 @@ import pytest
 import uvicorn
 from sqlalchemy import Engine, func, select
 
+from bastion.audit import AuditSealer, VerifyReport, verify_chain
 from bastion.gateway.app import create_app
 from bastion.gateway.runtime import Runtime
 from bastion.gateway.server import uvicorn_config
@@ -48,7 +50,12 @@ class Gateway:
     upstream: ScriptedUpstream
     tenant_id: str
     policies_dir: Path
+    sealer: AuditSealer | None = None
     clients: list[Any] = field(default_factory=list)
+
+    def verify(self) -> VerifyReport:
+        """The audit chain verified with the gateway's own key (content is sealed)."""
+        return verify_chain(self.engine, sealer=self.sealer)
 
     def add_tenant(self, name: str, policy: str, role: str = "member") -> str:
         """A new tenant under ``policy`` and a key for it (the policy file may come later)."""
@@ -77,9 +84,21 @@ class Gateway:
             return int(conn.execute(select(func.count()).select_from(AuditRecord)).scalar_one())
 
     def audit_bodies(self) -> list[str]:
+        """Every record's full body (sealed content opened), in insertion order."""
+        query = select(
+            AuditRecord.tenant_id, AuditRecord.hash, AuditRecord.body, AuditRecord.sealed
+        ).order_by(AuditRecord.id)
         with self.engine.connect() as conn:
-            rows = conn.execute(select(AuditRecord.body).order_by(AuditRecord.id)).scalars()
-            return list(rows)
+            rows = conn.execute(query).all()
+        bodies = []
+        for tenant_id, digest, body, sealed in rows:
+            if sealed is not None:
+                assert self.sealer is not None
+                opened = self.sealer.merge(tenant_id, digest, body, sealed)
+                assert opened is not None
+                body = opened
+            bodies.append(body)
+        return bodies
 
 
 class ServerThread:
@@ -102,11 +121,15 @@ class ServerThread:
         self.thread.join(20)
 
 
+TEST_KEK = base64.b64encode(bytes(range(100, 132))).decode()
+
+
 def gateway_settings(
     db_url: str, upstream: ScriptedUpstream, port: int, **extra: object
 ) -> Settings:
     return Settings(
         database_url=db_url,
+        kek=TEST_KEK,
         host="127.0.0.1",
         port=port,
         models=[
@@ -153,6 +176,7 @@ def gateway(db_url: str, scripted: ScriptedUpstream, tmp_path: Path) -> Iterator
         upstream=scripted,
         tenant_id=tenant_id,
         policies_dir=policies,
+        sealer=runtime.sealer,
     )
     try:
         yield gw

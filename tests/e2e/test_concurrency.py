@@ -7,7 +7,6 @@ import asyncio
 import openai
 from sqlalchemy import select
 
-from bastion.audit import verify_chain
 from bastion.store.schema import AuditRecord
 from tests.e2e.conftest import Gateway
 
@@ -45,7 +44,7 @@ def test_200_concurrent_requests_chain_verifies(gateway: Gateway) -> None:
     with gateway.engine.connect() as conn:
         seqs = list(conn.execute(select(AuditRecord.seq).order_by(AuditRecord.seq)).scalars())
     assert seqs == list(range(1, before + 201))
-    report = verify_chain(gateway.engine)
+    report = gateway.verify()
     assert report.ok
 
 
@@ -80,4 +79,4 @@ def test_client_disconnect_mid_stream_is_recorded(gateway: Gateway) -> None:
     record = json.loads(gateway.audit_bodies()[-1])
     assert record["outcome"] == "client_disconnected"
     assert len(record["response"][0]) < len(long_text)
-    assert verify_chain(gateway.engine).ok
+    assert gateway.verify().ok

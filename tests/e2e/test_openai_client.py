@@ -8,7 +8,6 @@ import json
 import openai
 import pytest
 
-from bastion.audit import verify_chain
 from tests.e2e.conftest import Gateway
 
 FAKE_AWS = "AKIAZ7Q3ZJ4XKD2PLM5T"
@@ -39,7 +38,7 @@ def test_allowed_call_is_forwarded_and_audited(gateway: Gateway) -> None:
     record = last_record(gateway)
     assert record["outcome"] == "allowed"
     assert record["prompt"] == [{"role": "user", "content": "hello there"}]
-    assert verify_chain(gateway.engine).ok
+    assert gateway.verify().ok
 
 
 def test_canary_is_fresh_per_request(gateway: Gateway) -> None:
@@ -120,7 +119,7 @@ def test_secret_in_prompt_is_blocked_before_upstream(gateway: Gateway) -> None:
     assert len(gateway.upstream.requests) == before
     record = last_record(gateway)
     assert record["outcome"] == "blocked_input"
-    assert verify_chain(gateway.engine).ok
+    assert gateway.verify().ok
 
 
 def test_canary_leak_is_blocked(gateway: Gateway) -> None:

@@ -13,20 +13,31 @@ from bastion.audit.record import (
     canonical_body,
     record_hash,
 )
-from bastion.audit.verify import Problem, TenantReport, VerifyReport, verify_chain
+from bastion.audit.sealing import SEALED_FIELDS, AuditSealer, sealer_for
+from bastion.audit.verify import (
+    Problem,
+    SealedContentError,
+    TenantReport,
+    VerifyReport,
+    verify_chain,
+)
 from bastion.audit.writer import AuditLog, AuditWriteError
 
 __all__ = [
     "GENESIS_HASH",
+    "SEALED_FIELDS",
     "AuditEvent",
     "AuditLog",
     "AuditReceipt",
+    "AuditSealer",
     "AuditWriteError",
     "Problem",
+    "SealedContentError",
     "TenantReport",
     "VerifyReport",
     "canonical_body",
     "export_jsonl",
     "record_hash",
+    "sealer_for",
     "verify_chain",
 ]

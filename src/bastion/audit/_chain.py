@@ -29,6 +29,7 @@ from bastion.audit.record import (
     canonical_body,
     record_hash,
 )
+from bastion.audit.sealing import AuditSealer
 from bastion.store import is_sqlite
 from bastion.store.schema import AuditHead, AuditRecord
 
@@ -86,16 +87,23 @@ _HEAD_FOR_UPDATE = (
 )
 
 
-def commit_batch(engine: Engine, batch: Sequence[PendingRecord]) -> list[AuditReceipt]:
-    """Append ``batch`` in order, in one transaction; receipts match the batch order."""
+def commit_batch(
+    engine: Engine, batch: Sequence[PendingRecord], sealer: AuditSealer | None = None
+) -> list[AuditReceipt]:
+    """Append ``batch`` in order, in one transaction; receipts match the batch order.
+
+    With a ``sealer``, prompts and responses are stored sealed (see ``sealing``).
+    """
     if not batch:
         return []
-    if is_sqlite(engine):
-        return _commit_sqlite(engine, batch)
     tenants = sorted({record.tenant_id for record in batch})
+    if sealer is not None:
+        sealer.prepare(tenants)  # data keys load outside the write lock
+    if is_sqlite(engine):
+        return _commit_sqlite(engine, batch, tenants, sealer)
     with write_transaction(engine) as conn:
         heads = _lock_heads(conn, tenants)
-        rows, receipts = _chain(batch, heads)
+        rows, receipts = _chain(batch, heads, sealer)
         conn.execute(insert(_RECORDS), rows)
         conn.execute(
             update(_HEADS)
@@ -110,7 +118,9 @@ def commit_batch(engine: Engine, batch: Sequence[PendingRecord]) -> list[AuditRe
 
 
 def _chain(
-    batch: Sequence[PendingRecord], heads: dict[str, tuple[int, str]]
+    batch: Sequence[PendingRecord],
+    heads: dict[str, tuple[int, str]],
+    sealer: AuditSealer | None,
 ) -> tuple[list[dict[str, Any]], list[AuditReceipt]]:
     """Rows and receipts for ``batch``, linking each record to its tenant's head.
 
@@ -122,6 +132,10 @@ def _chain(
         last_seq, prev_hash = heads[record.tenant_id]
         seq = last_seq + 1
         digest = record_hash(record.tenant_id, seq, prev_hash, record.body)
+        body, sealed = record.body, None
+        if sealer is not None:
+            body, content = sealer.split(record.body)
+            sealed = sealer.seal(record.tenant_id, digest, content)
         rows.append(
             {
                 "tenant_id": record.tenant_id,
@@ -129,7 +143,8 @@ def _chain(
                 "ts": record.ts,
                 "request_id": record.request_id,
                 "outcome": record.outcome,
-                "body": record.body,
+                "body": body,
+                "sealed": sealed,
                 "prev_hash": prev_hash,
                 "hash": digest,
             }
@@ -140,12 +155,18 @@ def _chain(
 
 
 _SQLITE_INSERT = (
-    "INSERT INTO audit_records (tenant_id, seq, ts, request_id, outcome, body, prev_hash, hash) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO audit_records "
+    "(tenant_id, seq, ts, request_id, outcome, body, sealed, prev_hash, hash) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
-def _commit_sqlite(engine: Engine, batch: Sequence[PendingRecord]) -> list[AuditReceipt]:
+def _commit_sqlite(
+    engine: Engine,
+    batch: Sequence[PendingRecord],
+    tenants: list[str],
+    sealer: AuditSealer | None,
+) -> list[AuditReceipt]:
     """The same transaction on SQLite, through the driver's cursor.
 
     The embedded default's hot path: SQLAlchemy's per-statement work costs more than
@@ -155,7 +176,6 @@ def _commit_sqlite(engine: Engine, batch: Sequence[PendingRecord]) -> list[Audit
     go through the column type's own bind processor, so rows are identical to those
     SQLAlchemy writes.
     """
-    tenants = sorted({record.tenant_id for record in batch})
     ts_type = _RECORDS.c.ts.type.dialect_impl(engine.dialect)
     to_db = ts_type.bind_processor(engine.dialect)
     with engine.connect() as conn:
@@ -176,7 +196,7 @@ def _commit_sqlite(engine: Engine, batch: Sequence[PendingRecord]) -> list[Audit
                         "INSERT INTO audit_heads (tenant_id, seq, hash) VALUES (?, 0, ?)",
                         (tenant, GENESIS_HASH),
                     )
-            rows, receipts = _chain(batch, heads)
+            rows, receipts = _chain(batch, heads, sealer)
             cursor.executemany(
                 _SQLITE_INSERT,
                 [
@@ -187,6 +207,7 @@ def _commit_sqlite(engine: Engine, batch: Sequence[PendingRecord]) -> list[Audit
                         r["request_id"],
                         r["outcome"],
                         r["body"],
+                        r["sealed"],
                         r["prev_hash"],
                         r["hash"],
                     )

@@ -18,6 +18,7 @@ from sqlalchemy import Engine, Table, select
 
 from bastion.audit._txn import read_snapshot
 from bastion.audit.record import format_ts
+from bastion.audit.sealing import AuditSealer
 from bastion.store.schema import AuditRecord
 
 __all__ = ["CHAIN_FIELDS", "export_jsonl"]
@@ -35,10 +36,14 @@ def export_jsonl(
     tenant_id: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    *,
+    sealer: AuditSealer | None = None,
 ) -> int:
     """Write records with ``since <= ts < until`` to ``out``; returns how many.
 
-    Records are ordered by ``(tenant_id, seq)`` and read from one snapshot.
+    Records are ordered by ``(tenant_id, seq)`` and read from one snapshot. Sealed
+    content is opened with ``sealer``; without it (or if it does not open) the line
+    carries ``"content_sealed": true`` instead of ``prompt`` and ``response``.
     """
     query = select(
         _RECORDS.c.tenant_id,
@@ -47,6 +52,7 @@ def export_jsonl(
         _RECORDS.c.request_id,
         _RECORDS.c.outcome,
         _RECORDS.c.body,
+        _RECORDS.c.sealed,
         _RECORDS.c.prev_hash,
         _RECORDS.c.hash,
     ).order_by(_RECORDS.c.tenant_id, _RECORDS.c.seq)
@@ -59,7 +65,13 @@ def export_jsonl(
     written = 0
     with read_snapshot(engine) as conn:
         for row in conn.execution_options(yield_per=_YIELD_PER).execute(query):
-            line = orjson.loads(row.body)
+            body = row.body
+            if row.sealed is not None:
+                opened = sealer.merge(row.tenant_id, row.hash, body, row.sealed) if sealer else None
+                body = opened or body
+            line = orjson.loads(body)
+            if row.sealed is not None and body is row.body:
+                line["content_sealed"] = True
             line.update(
                 tenant_id=row.tenant_id,
                 seq=row.seq,

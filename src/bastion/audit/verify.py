@@ -22,9 +22,10 @@ from sqlalchemy import Engine, Row, Table, select
 from bastion.audit._tenant_check import Problem, check_tenant
 from bastion.audit._tenant_check import Row as ChainRow
 from bastion.audit._txn import read_snapshot
+from bastion.audit.sealing import AuditSealer
 from bastion.store.schema import AuditHead, AuditRecord
 
-__all__ = ["Problem", "TenantReport", "VerifyReport", "verify_chain"]
+__all__ = ["Problem", "SealedContentError", "TenantReport", "VerifyReport", "verify_chain"]
 
 _RECORDS = cast(Table, AuditRecord.__table__)
 _HEADS = cast(Table, AuditHead.__table__)
@@ -87,8 +88,25 @@ class VerifyReport:
         return "\n".join(lines)
 
 
-def verify_chain(engine: Engine, tenant_id: str | None = None) -> VerifyReport:
-    """Verify every tenant's chain, or only ``tenant_id``'s."""
+class SealedContentError(ValueError):
+    """Sealed records cannot be verified without the key-encryption key."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the audit log holds sealed records: verifying them needs the key-encryption "
+            "key (BASTION_KEK_FILE)"
+        )
+
+
+def verify_chain(
+    engine: Engine, tenant_id: str | None = None, *, sealer: AuditSealer | None = None
+) -> VerifyReport:
+    """Verify every tenant's chain, or only ``tenant_id``'s.
+
+    Records whose content is sealed need ``sealer`` (the key-encryption key) to be
+    checked: the hash covers the plaintext. A sealed part that does not open makes its
+    record fail as modified.
+    """
     heads_query = select(_HEADS.c.tenant_id, _HEADS.c.seq, _HEADS.c.hash)
     records_query = select(
         _RECORDS.c.tenant_id,
@@ -98,6 +116,7 @@ def verify_chain(engine: Engine, tenant_id: str | None = None) -> VerifyReport:
         _RECORDS.c.request_id,
         _RECORDS.c.outcome,
         _RECORDS.c.body,
+        _RECORDS.c.sealed,
         _RECORDS.c.prev_hash,
         _RECORDS.c.hash,
     ).order_by(_RECORDS.c.tenant_id, _RECORDS.c.seq, _RECORDS.c.id)
@@ -109,7 +128,8 @@ def verify_chain(engine: Engine, tenant_id: str | None = None) -> VerifyReport:
         heads = {row.tenant_id: (int(row.seq), str(row.hash)) for row in conn.execute(heads_query)}
         result = conn.execution_options(yield_per=_YIELD_PER).execute(records_query)
         for tenant, rows in groupby(result, key=lambda row: str(row.tenant_id)):
-            reports[tenant] = _report(tenant, _chain_rows(rows), heads.get(tenant))
+            chain = _chain_rows(rows, tenant, sealer)
+            reports[tenant] = _report(tenant, chain, heads.get(tenant))
     for tenant, head in heads.items():
         if tenant not in reports:
             reports[tenant] = _report(tenant, iter(()), head)
@@ -118,15 +138,22 @@ def verify_chain(engine: Engine, tenant_id: str | None = None) -> VerifyReport:
     return VerifyReport(tenants=dict(sorted(reports.items())))
 
 
-def _chain_rows(rows: Iterator[Row[*tuple[Any, ...]]]) -> Iterator[ChainRow]:
+def _chain_rows(
+    rows: Iterator[Row[*tuple[Any, ...]]], tenant: str, sealer: AuditSealer | None
+) -> Iterator[ChainRow]:
     for row in rows:
+        body = row.body
+        if row.sealed is not None:
+            if sealer is None:
+                raise SealedContentError()
+            body = sealer.merge(tenant, row.hash, row.body, row.sealed) or row.body
         yield ChainRow(
             id=row.id,
             seq=row.seq,
             ts=row.ts,
             request_id=row.request_id,
             outcome=row.outcome,
-            body=row.body,
+            body=body,
             prev_hash=row.prev_hash,
             hash=row.hash,
         )

@@ -31,6 +31,7 @@ from sqlalchemy.exc import DBAPIError
 
 from bastion.audit._chain import PendingRecord, commit_batch
 from bastion.audit.record import AuditEvent, AuditReceipt
+from bastion.audit.sealing import AuditSealer
 from bastion.errors import AuditUnavailable
 
 __all__ = ["AuditLog", "AuditWriteError"]
@@ -53,7 +54,14 @@ class AuditLog:
     or call :meth:`start` and :meth:`aclose` explicitly.
     """
 
-    def __init__(self, engine: Engine, *, batch_max: int = 256, inline_max: int = 1) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        batch_max: int = 256,
+        inline_max: int = 1,
+        sealer: AuditSealer | None = None,
+    ) -> None:
         if batch_max < 1:
             raise ValueError("batch_max must be at least 1")
         if inline_max < 0:
@@ -64,6 +72,7 @@ class AuditLog:
         # two thread hand-offs cost more latency (about 1 ms here) than the commit
         # blocks the loop. Bigger batches (under load) go to the worker thread.
         self._inline_max = inline_max
+        self._sealer = sealer
         self._queue: asyncio.Queue[_Request | None] | None = None
         self._task: asyncio.Task[None] | None = None
         self._executor: ThreadPoolExecutor | None = None
@@ -144,10 +153,10 @@ class AuditLog:
         records = [request.record for request in batch]
         try:
             if len(records) <= self._inline_max:
-                receipts = commit_batch(self._engine, records)
+                receipts = commit_batch(self._engine, records, self._sealer)
             else:
                 receipts = await loop.run_in_executor(
-                    self._executor, commit_batch, self._engine, records
+                    self._executor, commit_batch, self._engine, records, self._sealer
                 )
         except Exception as exc:  # every failure fails the batch, whatever its kind
             reason = _describe(exc)

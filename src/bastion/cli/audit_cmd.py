@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from bastion.audit import export_jsonl, verify_chain
+from bastion.audit import SealedContentError, export_jsonl, sealer_for, verify_chain
 from bastion.cli.common import die, open_engine, settings_or_exit
 from bastion.identity import IdentityError, IdentityService
 
@@ -20,11 +20,12 @@ def audit_app() -> typer.Typer:
     @app.command("verify")
     def verify(tenant: str | None = typer.Option(None, help="Only this tenant.")) -> None:
         """Check every tenant's hash chain; exit 1 naming the first bad record."""
-        engine = open_engine(settings_or_exit())
+        settings = settings_or_exit()
+        engine = open_engine(settings)
         try:
             tenant_id = IdentityService(engine).tenant_id(tenant) if tenant else None
-            report = verify_chain(engine, tenant_id)
-        except IdentityError as exc:
+            report = verify_chain(engine, tenant_id, sealer=sealer_for(settings, engine))
+        except (IdentityError, SealedContentError) as exc:
             die(str(exc))
         finally:
             engine.dispose()
@@ -41,14 +42,16 @@ def audit_app() -> typer.Typer:
         """Export records, one JSON object per line, in chain order."""
         if format != "jsonl":
             die(f"unknown format {format!r}; supported: jsonl")
-        engine = open_engine(settings_or_exit())
+        settings = settings_or_exit()
+        engine = open_engine(settings)
+        sealer = sealer_for(settings, engine)
         try:
             tenant_id = IdentityService(engine).tenant_id(tenant) if tenant else None
             if output is None:
-                count = export_jsonl(engine, sys.stdout, tenant_id=tenant_id)
+                count = export_jsonl(engine, sys.stdout, tenant_id=tenant_id, sealer=sealer)
             else:
                 with output.open("w", encoding="utf-8") as fh:
-                    count = export_jsonl(engine, fh, tenant_id=tenant_id)
+                    count = export_jsonl(engine, fh, tenant_id=tenant_id, sealer=sealer)
         except IdentityError as exc:
             die(str(exc))
         finally:

@@ -76,7 +76,7 @@ def demo(
         typer.echo("Demo upstream:         a scripted stand-in, NOT a real model\n")
         walkthrough(base_url, key)
         typer.echo("\n== 6. bastion audit verify")
-        report = verify_chain(engine)
+        report = verify_chain(engine, sealer=runtime.sealer)
         typer.echo(report.describe())
         typer.echo(f"\n(run it yourself: BASTION_DATA_DIR={data_dir} bastion audit verify)")
         if wait:

@@ -10,7 +10,7 @@ import anyio.to_thread
 from sqlalchemy import Engine
 from starlette.requests import Request
 
-from bastion.audit import AuditLog
+from bastion.audit import AuditLog, AuditSealer, sealer_for
 from bastion.gateway.chat import ChatService
 from bastion.gateway.http import presented_key
 from bastion.gateway.policies import PolicyStore
@@ -33,6 +33,7 @@ class Runtime:
     engine: Engine
     identity: IdentityService
     audit: AuditLog
+    sealer: AuditSealer | None
     policies: PolicyStore
     upstreams: UpstreamPool
     chat: ChatService
@@ -53,8 +54,10 @@ class Runtime:
             settings.database_url, sqlite_synchronous=settings.sqlite_synchronous
         )
         policies = PolicyStore(settings.policies_dir, registry or default_registry())
+        sealer = sealer_for(settings, engine, clock)
         audit = AuditLog(
             engine,
+            sealer=sealer,
             batch_max=settings.audit_batch_max,
             inline_max=1 if is_sqlite(engine) else 0,
         )
@@ -65,6 +68,7 @@ class Runtime:
             engine=engine,
             identity=IdentityService(engine),
             audit=audit,
+            sealer=sealer,
             policies=policies,
             upstreams=upstreams,
             chat=chat,

@@ -110,6 +110,8 @@ class AuditRecord(Base):
     request_id: Mapped[str] = mapped_column(String(64))
     outcome: Mapped[str] = mapped_column(String(32))
     body: Mapped[str] = mapped_column(Text)
+    # Prompt and response, sealed under the tenant's audit key (NULL: stored in body).
+    sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 
