@@ -111,7 +111,7 @@ def keys_app() -> typer.Typer:
     ) -> None:
         """Rotate the key-encryption key: every data key is re-wrapped, online."""
         if not kek:
-            die("say what to rotate: --kek (data-key rotation arrives with audit encryption)")
+            die("say what to rotate: --kek (data-key rotation, --dek, is not available yet)")
         if new_kek_file is None or not new_kek_file.is_file():
             die("--new-kek-file must name an existing file (write one like `bastion init` does)")
         settings = settings_or_exit()
