@@ -130,7 +130,6 @@ class Settings(BaseSettings):
     )
     audit_batch_max: int = Field(default=256, ge=1)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
-    demo_upstream_key: SecretStr | None = None
 
     access_log: bool = False
     sqlite_synchronous: Literal["full", "normal"] = Field(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
@@ -49,7 +48,3 @@ def open_engine(settings: Settings, *, require_current: bool = True) -> Engine:
         if not current:
             die("the database is not initialised or not migrated; run `bastion init`")
     return engine
-
-
-def stdin_lines() -> Any:
-    return sys.stdin

@@ -21,7 +21,7 @@ from bastion.gateway.openai_routes import openai_routes
 from bastion.gateway.openapi import operation_extra, schema_components
 from bastion.gateway.routing import FastPath, RouteSpec
 from bastion.gateway.runtime import Runtime
-from bastion.gateway.security_headers import SecurityHeadersMiddleware
+from bastion.gateway.security_headers import SecurityHeaders
 
 __all__ = ["create_app"]
 
@@ -51,7 +51,6 @@ def create_app(runtime: Runtime, *, hsts: bool = False) -> FastPath:
         redoc_url=None,
     )
     hsts_max_age = runtime.settings.hsts_max_age if hsts else None
-    app.add_middleware(SecurityHeadersMiddleware, hsts_max_age=hsts_max_age)
     routes = [*openai_routes(runtime), *anthropic_routes(runtime)]
     for route in routes:
         app.add_api_route(
@@ -89,8 +88,7 @@ def create_app(runtime: Runtime, *, hsts: bool = False) -> FastPath:
         error = BastionError("Internal error.")
         return error_response(error, anthropic=request.url.path.startswith("/v1/messages"))
 
-    headers = SecurityHeadersMiddleware(None, hsts_max_age=hsts_max_age)
-    return FastPath(app, routes, headers.wrap)
+    return FastPath(app, routes, SecurityHeaders(hsts_max_age).wrap)
 
 
 def _add_components(app: FastAPI, models: list[type[BaseModel]]) -> None:

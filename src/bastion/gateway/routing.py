@@ -4,7 +4,8 @@ Every route is registered on the FastAPI app (so it is in the OpenAPI document a
 behaves the same), and the hot ones are also served by :class:`FastPath`, a pure ASGI
 dispatcher in front of the app that looks up ``(method, path)`` in a dict and calls the
 same handler, skipping the middleware and dependency machinery a proxy does not use.
-Security headers and the internal-error response are applied on both paths.
+Security headers are added here, once, for every HTTP response; the internal-error
+response is the same on both paths.
 """
 
 from __future__ import annotations
@@ -48,9 +49,9 @@ class FastPath:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
+            send = self._headers(send)  # every HTTP response, on either path
             handler = self._routes.get((scope["method"], scope["path"]))
             if handler is not None:
-                send = self._headers(send)
                 request = Request(scope, receive)
                 try:
                     response = await handler(request)

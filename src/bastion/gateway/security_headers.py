@@ -1,15 +1,16 @@
-"""Pure-ASGI middleware adding security headers (and HSTS when serving TLS)."""
+"""Security headers on every response (and HSTS when serving TLS)."""
 
 from __future__ import annotations
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Send
 
-__all__ = ["SecurityHeadersMiddleware"]
+__all__ = ["SecurityHeaders"]
 
 
-class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp | None, hsts_max_age: int | None = None) -> None:
-        self.app = app
+class SecurityHeaders:
+    """Wraps an ASGI ``send`` so that every response start carries the headers."""
+
+    def __init__(self, hsts_max_age: int | None = None) -> None:
         headers = [
             (b"x-content-type-options", b"nosniff"),
             (b"x-frame-options", b"DENY"),
@@ -21,16 +22,7 @@ class SecurityHeadersMiddleware:
             headers.append((b"strict-transport-security", value))
         self._headers = headers
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.app is None:
-            raise RuntimeError("no app to wrap")
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        await self.app(scope, receive, self.wrap(send))
-
     def wrap(self, send: Send) -> Send:
-        """``send`` with the security headers added to the response start."""
         headers = self._headers
 
         async def send_with_headers(message: Message) -> None:
