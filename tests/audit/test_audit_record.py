@@ -160,3 +160,27 @@ def test_public_names_are_pinned() -> None:
         "sealer_for",
         "verify_chain",
     ]
+
+
+def test_canonical_parts_merge_back_to_the_hashed_body() -> None:
+    """Clear part + content part, merged with sorted keys, is the full canonical body."""
+    from bastion.audit.record import canonical_parts
+
+    event = AuditEvent(
+        ts=datetime(2026, 11, 25, 12, 0, 0, 123456, tzinfo=UTC),
+        request_id="r",
+        tenant_id="t",
+        user_id="u",
+        key_id="k",
+        model="m",
+        route="/v1/chat/completions",
+        outcome="allowed",
+        prompt=[{"role": "user", "content": 'héllo \u2028 "quoted"'}],
+        response=["a", "b"],
+        latency_ms=1.25,
+    )
+    full, clear, content = canonical_parts(event)
+    assert full == canonical_body(event)
+    assert "héllo" not in clear
+    merged = {**orjson.loads(clear), **orjson.loads(content)}
+    assert orjson.dumps(merged, option=orjson.OPT_SORT_KEYS).decode() == full

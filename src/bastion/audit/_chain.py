@@ -26,7 +26,7 @@ from bastion.audit.record import (
     GENESIS_HASH,
     AuditEvent,
     AuditReceipt,
-    canonical_body,
+    canonical_parts,
     record_hash,
 )
 from bastion.audit.sealing import AuditSealer
@@ -54,7 +54,9 @@ class PendingRecord:
     ts: datetime
     request_id: str
     outcome: str
-    body: str
+    body: str  # the full canonical body: what the hash covers
+    clear_body: str  # the body without the content fields, stored when sealing
+    content: bytes  # the content fields, sealed when a key is configured
 
     @classmethod
     def from_event(cls, event: AuditEvent) -> PendingRecord:
@@ -68,12 +70,15 @@ class PendingRecord:
             limit = _max_length(_RECORDS, name)
             if not isinstance(value, str) or not value or len(value) > limit:
                 raise ValueError(f"AuditEvent.{name} must be a non-empty str of <= {limit} chars")
+        body, clear_body, content = canonical_parts(event)
         return cls(
             tenant_id=event.tenant_id,
             ts=event.ts,
             request_id=event.request_id,
             outcome=event.outcome,
-            body=canonical_body(event),
+            body=body,
+            clear_body=clear_body,
+            content=content,
         )
 
     def __repr__(self) -> str:
@@ -134,8 +139,8 @@ def _chain(
         digest = record_hash(record.tenant_id, seq, prev_hash, record.body)
         body, sealed = record.body, None
         if sealer is not None:
-            body, content = sealer.split(record.body)
-            sealed = sealer.seal(record.tenant_id, digest, content)
+            body = record.clear_body
+            sealed = sealer.seal(record.tenant_id, digest, record.content)
         rows.append(
             {
                 "tenant_id": record.tenant_id,

@@ -43,9 +43,11 @@ import orjson
 
 __all__ = [
     "GENESIS_HASH",
+    "SEALED_FIELDS",
     "AuditEvent",
     "AuditReceipt",
     "canonical_body",
+    "canonical_parts",
     "format_ts",
     "record_hash",
 ]
@@ -119,9 +121,29 @@ def _default(value: object) -> object:
     raise TypeError(f"type {type(value).__name__} is not allowed in an audit record")
 
 
+SEALED_FIELDS = ("prompt", "response")
+"""Content fields stored sealed when a key is configured (see ``sealing``)."""
+
+
 def canonical_body(event: AuditEvent) -> str:
     """The canonical JSON text of ``event`` (see the module docstring)."""
-    document = {
+    return _encode(_document(event))
+
+
+def canonical_parts(event: AuditEvent) -> tuple[str, str, bytes]:
+    """(full body, body without the content fields, content fields) of ``event``.
+
+    The full body is what the hash covers; the other two are what is stored when
+    content is sealed. Merging them with sorted keys gives back the full body.
+    """
+    document = _document(event)
+    full = _encode(document)
+    content = {name: document.pop(name) for name in SEALED_FIELDS}
+    return full, _encode(document), _encode(content).encode()
+
+
+def _document(event: AuditEvent) -> dict[str, Any]:
+    return {
         "actions": event.actions,
         "data_sources": event.data_sources,
         "error_code": event.error_code,
@@ -141,6 +163,9 @@ def canonical_body(event: AuditEvent) -> str:
         "user_id": event.user_id,
         "verdicts": event.verdicts,
     }
+
+
+def _encode(document: dict[str, Any]) -> str:
     try:
         return orjson.dumps(document, default=_default, option=_ORJSON_OPTIONS).decode()
     except orjson.JSONEncodeError as exc:

@@ -22,12 +22,12 @@ from datetime import UTC, datetime
 import orjson
 from sqlalchemy import Engine
 
+from bastion.audit.record import SEALED_FIELDS
 from bastion.crypto import DecryptionError, Keyring, LocalKeyProvider
 from bastion.settings import Settings, read_kek
 
 __all__ = ["SEALED_FIELDS", "AuditSealer", "sealer_for"]
 
-SEALED_FIELDS = ("prompt", "response")
 _SORTED = orjson.OPT_SORT_KEYS
 
 
@@ -42,14 +42,6 @@ class AuditSealer:
         """Make sure each tenant's audit key is loaded, before a write lock is taken."""
         for tenant_id in tenant_ids:
             self._keyring.current(tenant_id, "audit")
-
-    def split(self, body: str) -> tuple[str, bytes]:
-        """(clear body text, content plaintext) of a canonical body."""
-        document = orjson.loads(body)
-        content = {name: document.pop(name, None) for name in SEALED_FIELDS}
-        return orjson.dumps(document, option=_SORTED).decode(), orjson.dumps(
-            content, option=_SORTED
-        )
 
     def seal(self, tenant_id: str, record_hash: str, content: bytes) -> bytes:
         return self._keyring.encrypt(tenant_id, "audit", "audit_records", record_hash, content)
