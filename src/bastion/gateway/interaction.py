@@ -18,6 +18,7 @@ from bastion.errors import (
 )
 from bastion.identity import Principal
 from bastion.scanners import Decision, ScanResult, Stage
+from bastion.upstream.base import ChatMessage
 
 __all__ = ["ChatInput", "Interaction", "outcome_for"]
 
@@ -27,7 +28,7 @@ class ChatInput:
     """A client request in provider-neutral form (from either API style)."""
 
     model: str
-    messages: list[Any]  # list[ChatMessage]
+    messages: list[ChatMessage]
     stream: bool = False
     params: dict[str, Any] = field(default_factory=dict)
     tools: list[dict[str, Any]] | None = None
