@@ -1,7 +1,10 @@
 """Shared fixtures: databases on SQLite and PostgreSQL, migrated and thrown away.
 
 PostgreSQL tests run against 127.0.0.1:5432 in a fresh database per test. They skip
-when the server is absent on a laptop and fail under ``CI=true``.
+when the server is absent on a laptop and fail under ``CI=true``. ``db_url`` is the
+owner's connection (migrations, setup, inspection); ``app_db_url`` is the one the
+application uses: on PostgreSQL a login role in ``bastion_app``, held to one tenant
+by row-level security.
 """
 
 from __future__ import annotations
@@ -13,8 +16,11 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
 
 from bastion.store import make_engine, upgrade
+from bastion.store.rls import APP_ROLE
+from bastion.store.tenancy import maintenance
 
 PG_ADMIN_URL = os.environ.get(
     "BASTION_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -85,7 +91,48 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, pg_available: bool) -
 
 @pytest.fixture
 def engine(db_url: str) -> Iterator[Engine]:
-    """A migrated engine on each backend in turn."""
+    """A migrated engine on each backend in turn: the owner's, marked for maintenance
+    (it sees every tenant; tests inspect and tamper with the database through it)."""
     eng = make_engine(db_url)
+    yield maintenance(eng)
+    eng.dispose()
+
+
+APP_TEST_ROLE = "bastion_app_test"
+
+# Roles are cluster-wide and other test sessions may be creating this one right now.
+_CREATE_APP_TEST_ROLE = f"""
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = '{APP_TEST_ROLE}') THEN
+        CREATE ROLE {APP_TEST_ROLE} LOGIN IN ROLE {APP_ROLE};
+    END IF;
+    IF NOT pg_catalog.pg_has_role('{APP_TEST_ROLE}', '{APP_ROLE}', 'MEMBER') THEN
+        GRANT {APP_ROLE} TO {APP_TEST_ROLE};
+    END IF;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN
+    NULL;
+END
+$$"""
+
+
+@pytest.fixture
+def app_db_url(db_url: str) -> str:
+    """The application's URL for ``db_url``: on PostgreSQL a login role that is a
+    member of ``bastion_app`` (trust auth, no password); on SQLite the same file."""
+    if db_url.startswith("sqlite"):
+        return db_url
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(_CREATE_APP_TEST_ROLE))
+    admin.dispose()
+    return make_url(db_url).set(username=APP_TEST_ROLE).render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def app_engine(app_db_url: str) -> Iterator[Engine]:
+    """The application's engine: tenant guard on, no maintenance mark; on PostgreSQL
+    connected as the ``bastion_app`` member role."""
+    eng = make_engine(app_db_url)
     yield eng
     eng.dispose()

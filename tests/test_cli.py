@@ -12,14 +12,19 @@ from tests.cli_helpers import bastion
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path, db_url: str) -> Path:
-    """A data dir whose database is each backend in turn."""
-    (tmp_path / "db_url").write_text(db_url)
+def data_dir(tmp_path: Path, db_url: str, app_db_url: str) -> Path:
+    """A data dir whose database is each backend in turn (on PostgreSQL the commands
+    connect as the application role, init as the owner)."""
+    (tmp_path / "db_url").write_text(app_db_url)
+    (tmp_path / "admin_db_url").write_text(db_url)
     return tmp_path
 
 
 def run(data_dir: Path, *args: str, stdin: str | None = None):  # type: ignore[no-untyped-def]
-    env = {"BASTION_DATABASE_URL": (data_dir / "db_url").read_text()}
+    env = {
+        "BASTION_DATABASE_URL": (data_dir / "db_url").read_text(),
+        "BASTION_DATABASE_ADMIN_URL": (data_dir / "admin_db_url").read_text(),
+    }
     return bastion(*args, data_dir=data_dir, stdin=stdin, env=env)
 
 

@@ -15,7 +15,15 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -48,6 +56,11 @@ class ModelConfig(BaseModel):
     api_key_env: str | None = Field(
         default=None, description="Environment variable holding the upstream API key."
     )
+    api_key_secret: str | None = Field(
+        default=None,
+        description="Name of a sealed secret holding the upstream API key "
+        "(`bastion secrets set NAME`); the key is stored encrypted, never in config.",
+    )
     connect_timeout: float = Field(default=5.0, gt=0)
     read_timeout: float = Field(default=120.0, gt=0)
     spki_sha256: tuple[str, ...] = Field(
@@ -69,8 +82,24 @@ class ModelConfig(BaseModel):
     def target_model(self) -> str:
         return self.upstream_model or self.name
 
+    _sealed_key: str | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> ModelConfig:
+        if self.api_key_env and self.api_key_secret:
+            raise ValueError("set api_key_env or api_key_secret, not both")
+        return self
+
+    def with_sealed_key(self, value: str) -> ModelConfig:
+        """A copy that sends ``value`` (opened from ``api_key_secret``) upstream."""
+        copy = self.model_copy()
+        copy._sealed_key = value
+        return copy
+
     def api_key(self) -> str | None:
-        """The upstream key, read from the environment at call time (never stored)."""
+        """The upstream key: from the environment at call time, or the opened secret."""
+        if self.api_key_secret:
+            return self._sealed_key
         return os.environ.get(self.api_key_env) if self.api_key_env else None
 
 
@@ -105,6 +134,11 @@ class Settings(BaseSettings):
         description="Where `bastion init` puts the SQLite database and the key file.",
     )
     database_url: str = ""
+    database_admin_url: str = Field(
+        default="",
+        description="PostgreSQL: the owner connection for migrations and cross-tenant "
+        "maintenance (init, key rotation, backup, restore). Empty: database_url.",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
@@ -112,6 +146,35 @@ class Settings(BaseSettings):
         default=None, description="Key-encryption key: 32 bytes, base64 (or use kek_file)."
     )
     kek_file: Path | None = None
+    kek_provider: Literal["local", "vault", "aws-kms"] = Field(
+        default="local",
+        description="Who wraps data keys: local (kek / kek_file), vault (HashiCorp Vault "
+        "transit, extra [vault]) or aws-kms (AWS KMS, extra [aws]).",
+    )
+    vault_addr: str = Field(default="", description="Vault address, e.g. https://vault:8200.")
+    vault_token: SecretStr | None = Field(
+        default=None, description="Vault token (prefer vault_token_file)."
+    )
+    vault_token_file: Path | None = Field(
+        default=None, description="File holding the Vault token (e.g. a Vault Agent sink)."
+    )
+    vault_transit_mount: str = Field(default="transit", description="Transit engine mount.")
+    vault_transit_key: str = Field(default="bastion", description="Transit key name.")
+    vault_namespace: str | None = Field(
+        default=None, description="Vault Enterprise namespace (X-Vault-Namespace)."
+    )
+    vault_ca_file: Path | None = Field(
+        default=None, description="CA bundle for Vault's certificate (default: system CAs)."
+    )
+    aws_kms_key_id: str = Field(
+        default="", description="AWS KMS key id, key ARN or alias ARN that wraps data keys."
+    )
+    aws_region: str | None = Field(
+        default=None, description="AWS region of the KMS key (default: the AWS chain's)."
+    )
+    aws_endpoint_url: str | None = Field(
+        default=None, description="KMS endpoint override (a VPC endpoint, or a test stand-in)."
+    )
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
     tls_allow_tls12: bool = False
@@ -129,6 +192,14 @@ class Settings(BaseSettings):
         description="How long a verified key is trusted without a database lookup.",
     )
     audit_batch_max: int = Field(default=256, ge=1)
+    data_key_refresh_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=300,
+        description="How often a running process re-reads which data key is current; "
+        "after `bastion keys rotate --dek`, every process writes under the new key "
+        "within this time.",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     access_log: bool = False
@@ -221,19 +292,12 @@ def _is_loopback(host: str) -> bool:
 def unsafe_reasons(settings: Settings) -> list[str]:
     """Reasons this configuration must not serve production traffic, each with a fix."""
     reasons: list[str] = []
-    try:
-        key = read_kek(settings)
-    except ValueError as exc:
-        reasons.append(f"{exc}; generate one with `bastion init`")
-        key = None
+    if settings.kek_provider == "vault":
+        reasons += _vault_reasons(settings)
+    elif settings.kek_provider == "aws-kms":
+        reasons += _aws_kms_reasons(settings)
     else:
-        if key is None:
-            reasons.append(
-                "no key-encryption key: set BASTION_KEK_FILE (or BASTION_KEK); "
-                "`bastion init` writes one"
-            )
-    if key is not None and (len(set(key)) < 8):
-        reasons.append("the key-encryption key is a placeholder (too few distinct bytes)")
+        reasons += _local_kek_reasons(settings)
     if (settings.tls_cert_file is None) != (settings.tls_key_file is None):
         reasons.append("set both BASTION_TLS_CERT_FILE and BASTION_TLS_KEY_FILE, or neither")
     if settings.tls_cert_file is None and not _is_loopback(settings.host):
@@ -249,6 +313,78 @@ def unsafe_reasons(settings: Settings) -> list[str]:
         if model.base_url.startswith("http://") and not _url_is_loopback(model.base_url):
             reasons.append(f"model {model.name}: upstream {model.base_url} is not HTTPS")
     return reasons
+
+
+def _local_kek_reasons(settings: Settings) -> list[str]:
+    try:
+        key = read_kek(settings)
+    except ValueError as exc:
+        return [f"{exc}; generate one with `bastion init`"]
+    if key is None:
+        return [
+            "no key-encryption key: set BASTION_KEK_FILE (or BASTION_KEK); "
+            "`bastion init` writes one"
+        ]
+    if len(set(key)) < 8:
+        return ["the key-encryption key is a placeholder (too few distinct bytes)"]
+    return []
+
+
+def _vault_reasons(settings: Settings) -> list[str]:
+    """Vault transit: an address over TLS (or loopback), a token, the hvac package."""
+    from urllib.parse import urlsplit
+
+    reasons = _missing_extra("hvac", "vault")
+    address = urlsplit(settings.vault_addr)
+    if not settings.vault_addr:
+        reasons.append("BASTION_KEK_PROVIDER=vault but BASTION_VAULT_ADDR is not set")
+    elif address.scheme not in ("https", "http") or not address.hostname:
+        reasons.append("BASTION_VAULT_ADDR must look like https://vault.example.com:8200")
+    elif address.scheme == "http" and not _is_loopback(address.hostname):
+        reasons.append(
+            f"Vault at {address.hostname} is plain HTTP: the token and wrapped keys would "
+            "cross the network in clear; use https:// in BASTION_VAULT_ADDR"
+        )
+    token: str | None = None
+    source = "BASTION_VAULT_TOKEN"
+    if settings.vault_token is not None:
+        token = settings.vault_token.get_secret_value()
+    elif settings.vault_token_file is None:
+        reasons.append("no Vault token: set BASTION_VAULT_TOKEN_FILE (or BASTION_VAULT_TOKEN)")
+    elif not settings.vault_token_file.is_file():
+        reasons.append(f"BASTION_VAULT_TOKEN_FILE={settings.vault_token_file}: no such file")
+    else:
+        source = "BASTION_VAULT_TOKEN_FILE"
+        token = settings.vault_token_file.read_text()
+    if token is not None and token.strip().lower() in PLACEHOLDERS:
+        reasons.append(f"{source} holds no token, or a placeholder")
+    if settings.vault_ca_file is not None and not settings.vault_ca_file.is_file():
+        reasons.append(f"BASTION_VAULT_CA_FILE={settings.vault_ca_file}: no such file")
+    return reasons
+
+
+def _aws_kms_reasons(settings: Settings) -> list[str]:
+    """AWS KMS: a key id, TLS to any non-loopback endpoint, the boto3 package."""
+    reasons = _missing_extra("boto3", "aws")
+    if not settings.aws_kms_key_id.strip():
+        reasons.append(
+            "BASTION_KEK_PROVIDER=aws-kms but BASTION_AWS_KMS_KEY_ID is not set "
+            "(a key id, key ARN or alias ARN)"
+        )
+    endpoint = settings.aws_endpoint_url
+    if endpoint and not endpoint.startswith("https://") and not _url_is_loopback(endpoint):
+        reasons.append("BASTION_AWS_ENDPOINT_URL is not https:// on a non-loopback address")
+    return reasons
+
+
+def _missing_extra(module: str, extra: str) -> list[str]:
+    import importlib.util
+
+    if importlib.util.find_spec(module) is not None:
+        return []
+    return [
+        f"BASTION_KEK_PROVIDER needs the {module} package: pip install 'bastion-gateway[{extra}]'"
+    ]
 
 
 def _url_is_loopback(url: str) -> bool:

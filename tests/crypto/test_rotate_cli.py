@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bastion.crypto import Keyring, LocalKeyProvider
+from bastion.identity import IdentityService
 from bastion.settings import decode_kek
 from bastion.store import make_engine
 from tests.cli_helpers import bastion
@@ -42,4 +43,30 @@ def test_rotate_kek(tmp_path: Path, db_url: str) -> None:
     assert base64.b64encode(new).decode() not in done.stdout + done.stderr
     fresh = Keyring(engine, LocalKeyProvider(new), lambda: datetime.now(UTC))
     assert fresh.decrypt("t1", "audit", "audit_records", "1", blob) == b"marker-prompt"
+    engine.dispose()
+
+
+def test_rotate_dek_cli(tmp_path: Path, db_url: str) -> None:
+    """--dek rotates a tenant's keys; misuse gets a clear refusal."""
+    env = {"BASTION_DATABASE_URL": db_url, "BASTION_DATA_KEY_REFRESH_SECONDS": "0"}
+    assert bastion("init", data_dir=tmp_path, env=env).returncode == 0
+    kek = decode_kek((tmp_path / "kek").read_text(), "kek")
+    engine = make_engine(db_url)
+    tenant_id, _ = IdentityService(engine).ensure_tenant("acme", datetime.now(UTC))
+    ring = Keyring(engine, LocalKeyProvider(kek), lambda: datetime.now(UTC))
+    ring.current(tenant_id, "app")
+
+    both = bastion("keys", "rotate", "--kek", "--dek", "acme", data_dir=tmp_path, env=env)
+    assert both.returncode == 2 and "say what to rotate" in both.stderr
+    unknown = bastion("keys", "rotate", "--dek", "nosuch", data_dir=tmp_path, env=env)
+    assert unknown.returncode == 2 and "nosuch" in unknown.stderr
+    bad = bastion("keys", "rotate", "--dek", "acme", "--purpose", "x", data_dir=tmp_path, env=env)
+    assert bad.returncode == 2 and "--purpose" in bad.stderr
+
+    done = bastion("keys", "rotate", "--dek", "acme", data_dir=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "acme/app: now v2" in done.stdout and "destroyed v1" in done.stdout
+    assert "acme/audit: no data key yet" in done.stdout
+    fresh = Keyring(engine, LocalKeyProvider(kek), lambda: datetime.now(UTC))
+    assert fresh.current(tenant_id, "app").version == 2
     engine.dispose()

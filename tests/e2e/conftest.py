@@ -2,7 +2,10 @@
 
 Each test gets a fresh database (SQLite and PostgreSQL in turn), a tenant ``acme``
 with a member key, and models wired to the scripted, hijackable upstream:
-``gpt-test`` over the OpenAI wire format and ``claude-test`` over Anthropic's.
+``gpt-test`` over the OpenAI wire format and ``claude-test`` over Anthropic's. The
+gateway connects as the application role (on PostgreSQL a ``bastion_app`` member,
+held to one tenant by row-level security); setup and ``Gateway.engine`` use the
+owner's connection, marked for maintenance.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from bastion.identity import IdentityService
 from bastion.settings import ModelConfig, Settings
 from bastion.store import make_engine
 from bastion.store.schema import AuditRecord
+from bastion.store.tenancy import maintenance
 from bastion.testing.scripted_upstream import ScriptedUpstream
 
 
@@ -45,7 +49,7 @@ def free_port() -> int:
 class Gateway:
     base_url: str  # http://127.0.0.1:PORT
     key: str
-    engine: Engine
+    engine: Engine  # the owner's, marked for maintenance: sees every tenant
     identity: IdentityService
     upstream: ScriptedUpstream
     tenant_id: str
@@ -154,18 +158,38 @@ def scripted() -> Iterator[ScriptedUpstream]:
 
 
 @pytest.fixture
-def gateway(db_url: str, scripted: ScriptedUpstream, tmp_path: Path) -> Iterator[Gateway]:
+def gateway_extra_settings() -> dict[str, object]:
+    """More settings for the ``gateway`` fixture; a test module overrides this."""
+    return {}
+
+
+@pytest.fixture
+def gateway(
+    db_url: str,
+    app_db_url: str,
+    scripted: ScriptedUpstream,
+    tmp_path: Path,
+    gateway_extra_settings: dict[str, object],
+) -> Iterator[Gateway]:
     """A running gateway with tenant ``acme`` and one member key."""
     port = free_port()
     policies = tmp_path / "policies"
     policies.mkdir()
-    settings = gateway_settings(db_url, scripted, port, data_dir=tmp_path, policies_dir=policies)
-    engine = make_engine(db_url)
+    settings = gateway_settings(
+        app_db_url,
+        scripted,
+        port,
+        data_dir=tmp_path,
+        policies_dir=policies,
+        database_admin_url=db_url,
+        **gateway_extra_settings,
+    )
+    engine = maintenance(make_engine(db_url))
     identity = IdentityService(engine)
     now = datetime.now(UTC)
     tenant_id, _ = identity.ensure_tenant("acme", now)
     key = identity.create_key("acme", "alice@acme.test", now, name="test").secret
-    runtime = Runtime.build(settings, engine=make_engine(db_url))
+    runtime = Runtime.build(settings, engine=make_engine(app_db_url))
     server = ServerThread(uvicorn_config(settings, app=create_app(runtime)))
     server.start()
     gw = Gateway(

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
 
+from bastion.secrets import SecretStore
 from bastion.store.schema import AuditRecord
 from tests.conftest import need_service
 from tests.e2e.conftest import Gateway
@@ -30,7 +32,14 @@ def _run_traffic(gateway: Gateway) -> None:
 
 
 def test_no_plaintext_in_the_database(gateway: Gateway, db_url: str) -> None:
-    """After traffic, no database byte holds the marker; opened records do."""
+    """After traffic, no database byte holds the marker; opened records do.
+
+    An upstream key stored as a sealed secret carries the marker too.
+    """
+    assert gateway.sealer is not None
+    secrets = SecretStore(gateway.engine, gateway.sealer.keyring, lambda: datetime.now(UTC))
+    secrets.put("openai-prod", f"sk-{MARKER}", kind="upstream_api_key")
+    assert secrets.get("openai-prod") == f"sk-{MARKER}"
     _run_traffic(gateway)
     assert gateway.verify().ok
     bodies = gateway.audit_bodies()
@@ -58,7 +67,7 @@ def test_no_plaintext_in_the_database(gateway: Gateway, db_url: str) -> None:
         timeout=60,
     ).stdout
     assert MARKER.encode() not in dump
-    assert b"audit_records" in dump
+    assert b"audit_records" in dump and b"openai-prod" in dump
 
 
 def test_moved_sealed_content_fails_verification(gateway: Gateway) -> None:

@@ -5,8 +5,14 @@ For every tenant in the batch the head row is created if missing (``INSERT ... O
 CONFLICT DO NOTHING``) and then locked (``SELECT ... FOR UPDATE``), in tenant order
 so that two writers never wait on each other in a cycle. On SQLite the whole
 transaction holds the database write lock from ``BEGIN IMMEDIATE`` (see ``_txn``).
-With the heads locked, seq and hashes are computed in batch order, the records are
-inserted with one executemany, the heads are updated, and the transaction commits.
+With the heads locked, seq and hashes are computed in batch order, each tenant's
+records are inserted with one executemany and its head updated, and the transaction
+commits.
+
+A batch spans tenants, so on PostgreSQL the one transaction is bound to each tenant
+in turn (``bind_tenant`` before that tenant's statements): row-level security and
+the tenant guard hold every statement to the tenant whose records it writes. That is
+one ``set_config`` per tenant to lock, and one more per further tenant to write.
 Any failure rolls everything back. The unique ``(tenant_id, seq)`` constraint is a
 second line of defence: a writer that somehow read a stale head cannot fork a chain.
 """
@@ -32,6 +38,7 @@ from bastion.audit.record import (
 from bastion.audit.sealing import AuditSealer
 from bastion.store import is_sqlite
 from bastion.store.schema import AuditHead, AuditRecord
+from bastion.store.tenancy import bind_tenant, bound_tenant
 
 __all__ = ["PendingRecord", "commit_batch"]
 
@@ -90,6 +97,12 @@ _HEAD_FOR_UPDATE = (
     .where(_HEADS.c.tenant_id == bindparam("tenant"))
     .with_for_update()
 )
+_ADVANCE_HEAD = (
+    update(_HEADS)
+    .where(_HEADS.c.tenant_id == bindparam("head_tenant"))
+    .values(seq=bindparam("head_seq"), hash=bindparam("head_hash"))
+)
+_INSERT_RECORDS = insert(_RECORDS)
 
 
 def commit_batch(
@@ -107,18 +120,20 @@ def commit_batch(
     if is_sqlite(engine):
         return _commit_sqlite(engine, batch, tenants, sealer)
     with write_transaction(engine) as conn:
-        heads = _lock_heads(conn, tenants)
+        heads: dict[str, tuple[int, str]] = {}
+        for tenant in tenants:
+            bind_tenant(conn, tenant)
+            heads[tenant] = _lock_head(conn, tenant)
         rows, receipts = _chain(batch, heads, sealer)
-        conn.execute(insert(_RECORDS), rows)
-        conn.execute(
-            update(_HEADS)
-            .where(_HEADS.c.tenant_id == bindparam("head_tenant"))
-            .values(seq=bindparam("head_seq"), hash=bindparam("head_hash")),
-            [
-                {"head_tenant": tenant, "head_seq": seq, "head_hash": digest}
-                for tenant, (seq, digest) in sorted(heads.items())
-            ],
-        )
+        # The last tenant locked is still bound: write it first, then the others.
+        for tenant in reversed(tenants):
+            if bound_tenant(conn) != tenant:
+                bind_tenant(conn, tenant)
+            seq, digest = heads[tenant]
+            conn.execute(_INSERT_RECORDS, [row for row in rows if row["tenant_id"] == tenant])
+            conn.execute(
+                _ADVANCE_HEAD, {"head_tenant": tenant, "head_seq": seq, "head_hash": digest}
+            )
     return receipts
 
 
@@ -180,6 +195,12 @@ def _commit_sqlite(
     in other threads and processes queue up instead of forking the chain. Timestamps
     go through the column type's own bind processor, so rows are identical to those
     SQLAlchemy writes.
+
+    The driver's cursor goes around the tenant guard (``bastion.store.guard`` sees
+    SQLAlchemy statements only). That is safe here: the SQL is fixed, each head is
+    read and written by its own ``tenant_id``, and each record row carries the tenant
+    whose head it extends, both taken from the record itself, so no statement can
+    read or change a row of a tenant outside the batch.
     """
     ts_type = _RECORDS.c.ts.type.dialect_impl(engine.dialect)
     to_db = ts_type.bind_processor(engine.dialect)
@@ -233,35 +254,24 @@ def _commit_sqlite(
     return receipts
 
 
-def _lock_heads(conn: Connection, tenants: list[str]) -> dict[str, tuple[int, str]]:
-    """Lock the tenants' head rows in tenant order, creating any that are missing.
+def _lock_head(conn: Connection, tenant: str) -> tuple[int, str]:
+    """Lock the bound tenant's head row, creating it if missing.
 
-    The common case (every head exists) costs one statement; a missing head is
-    inserted (conflicts ignored, so concurrent writers agree) and the lock retaken.
+    Called in tenant order, so two writers never wait on each other in a cycle. The
+    common case (the head exists) costs one statement; a missing head is inserted
+    (conflicts ignored, so concurrent writers agree) and the lock retaken.
     """
-    heads = _select_heads(conn, tenants)
-    if len(heads) == len(tenants):
-        return heads
-    make_insert = cast(
-        Callable[[Table], postgresql.Insert | sqlite.Insert],
-        postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert,
-    )
-    conn.execute(
-        make_insert(_HEADS).on_conflict_do_nothing(index_elements=[_HEADS.c.tenant_id]),
-        [{"tenant_id": t, "seq": 0, "hash": GENESIS_HASH} for t in tenants if t not in heads],
-    )
-    heads = _select_heads(conn, tenants)
-    if len(heads) != len(tenants):
-        raise RuntimeError("audit head rows vanished inside the transaction")
-    return heads
-
-
-def _select_heads(conn: Connection, tenants: list[str]) -> dict[str, tuple[int, str]]:
-    # One equality lookup per tenant (in tenant order, so writers cannot deadlock):
-    # cheaper to compile and run than an expanding IN, and a batch has few tenants.
-    heads: dict[str, tuple[int, str]] = {}
-    for tenant in tenants:
+    row = conn.execute(_HEAD_FOR_UPDATE, {"tenant": tenant}).first()
+    if row is None:
+        make_insert = cast(
+            Callable[[Table], postgresql.Insert | sqlite.Insert],
+            postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert,
+        )
+        conn.execute(
+            make_insert(_HEADS).on_conflict_do_nothing(index_elements=[_HEADS.c.tenant_id]),
+            {"tenant_id": tenant, "seq": 0, "hash": GENESIS_HASH},
+        )
         row = conn.execute(_HEAD_FOR_UPDATE, {"tenant": tenant}).first()
-        if row is not None:
-            heads[tenant] = (int(row.seq), str(row.hash))
-    return heads
+    if row is None:
+        raise RuntimeError("the audit head row vanished inside the transaction")
+    return int(row.seq), str(row.hash)

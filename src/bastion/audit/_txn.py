@@ -10,7 +10,10 @@ On PostgreSQL the writer runs an ordinary READ COMMITTED transaction and seriali
 on the head rows with ``SELECT ... FOR UPDATE``.
 
 Readers (verify, export) get one consistent snapshot: an explicit ``BEGIN`` on
-SQLite, a read-only REPEATABLE READ transaction on PostgreSQL.
+SQLite, a read-only REPEATABLE READ transaction on PostgreSQL. A snapshot is bound to
+one tenant, or, for every tenant, taken on a maintenance connection, which on
+PostgreSQL must be the owner's (otherwise row-level security would show nothing and
+the reader would report an empty, clean log).
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from bastion.store import is_sqlite
+from bastion.store.rls import require_all_tenants
+from bastion.store.tenancy import bind_tenant, maintenance
 
 __all__ = ["read_snapshot", "write_transaction"]
 
@@ -44,21 +49,35 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
 
 
 @contextmanager
-def read_snapshot(engine: Engine) -> Iterator[Connection]:
-    """A read-only transaction in which every statement sees the same snapshot."""
+def read_snapshot(engine: Engine, tenant_id: str | None) -> Iterator[Connection]:
+    """A read-only transaction in which every statement sees the same snapshot.
+
+    Bound to ``tenant_id``; ``None`` reads every tenant (see the module doc).
+    """
+    if tenant_id is None:
+        engine = maintenance(engine)
     if not is_sqlite(engine):
         snapshot = engine.connect().execution_options(
             isolation_level="REPEATABLE READ", postgresql_readonly=True
         )
         with snapshot as conn, conn.begin():
+            _scope(conn, tenant_id)
             yield conn
         return
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.exec_driver_sql("BEGIN")
         try:
+            _scope(conn, tenant_id)
             yield conn
         finally:
             _rollback_quietly(conn)
+
+
+def _scope(conn: Connection, tenant_id: str | None) -> None:
+    if tenant_id is None:
+        require_all_tenants(conn)
+    else:
+        bind_tenant(conn, tenant_id)
 
 
 def _rollback_quietly(conn: Connection) -> None:

@@ -41,7 +41,9 @@ def export_jsonl(
 ) -> int:
     """Write records with ``since <= ts < until`` to ``out``; returns how many.
 
-    Records are ordered by ``(tenant_id, seq)`` and read from one snapshot. Sealed
+    Records are ordered by ``(tenant_id, seq)`` and read from one snapshot, bound to
+    ``tenant_id``; every tenant needs the owner connection on PostgreSQL (as for
+    :func:`~bastion.audit.verify_chain`). Sealed
     content is opened with ``sealer``; without it (or if it does not open) the line
     carries ``"content_sealed": true`` instead of ``prompt`` and ``response``.
     """
@@ -63,7 +65,7 @@ def export_jsonl(
     if until is not None:
         query = query.where(_RECORDS.c.ts < _aware(until, "until"))
     written = 0
-    with read_snapshot(engine) as conn:
+    with read_snapshot(engine, tenant_id) as conn:
         for row in conn.execution_options(yield_per=_YIELD_PER).execute(query):
             body = row.body
             if row.sealed is not None:

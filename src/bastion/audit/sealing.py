@@ -17,14 +17,15 @@ the body incomplete, which the verifier reports as a modified record.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 
 import orjson
 from sqlalchemy import Engine
 
 from bastion.audit.record import SEALED_FIELDS
-from bastion.crypto import DecryptionError, Keyring, LocalKeyProvider
-from bastion.settings import Settings, read_kek
+from bastion.crypto import DecryptionError, Keyring
+from bastion.crypto.select import keyring_for
+from bastion.settings import Settings
 
 __all__ = ["SEALED_FIELDS", "AuditSealer", "sealer_for"]
 
@@ -37,6 +38,10 @@ class AuditSealer:
 
     def __repr__(self) -> str:
         return f"AuditSealer({self._keyring!r})"
+
+    @property
+    def keyring(self) -> Keyring:
+        return self._keyring
 
     def prepare(self, tenant_ids: Iterable[str]) -> None:
         """Make sure each tenant's audit key is loaded, before a write lock is taken."""
@@ -62,16 +67,12 @@ class AuditSealer:
 def sealer_for(
     settings: Settings, engine: Engine, clock: Callable[[], datetime] | None = None
 ) -> AuditSealer | None:
-    """A sealer under the configured KEK; None (content in clear) without one.
+    """A sealer under the configured KEK provider; None (content in clear) without one.
 
     ``bastion serve`` refuses to run without a KEK unless ``--dev``, so content is kept
-    in clear only on a development machine that was told to allow it.
+    in clear only on a development machine that was told to allow it. A chosen Vault or
+    KMS provider never falls back to clear: its ValueError (settings to fix) or
+    ImportError (the pip command) propagates.
     """
-    try:
-        kek = read_kek(settings)
-    except ValueError:
-        return None
-    if kek is None:
-        return None
-    now = clock or (lambda: datetime.now(UTC))
-    return AuditSealer(Keyring(engine, LocalKeyProvider(kek), now))
+    keyring = keyring_for(settings, engine, clock)
+    return AuditSealer(keyring) if keyring is not None else None

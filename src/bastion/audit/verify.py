@@ -103,6 +103,10 @@ def verify_chain(
 ) -> VerifyReport:
     """Verify every tenant's chain, or only ``tenant_id``'s.
 
+    Every tenant is cross-tenant maintenance work: on PostgreSQL, ``engine`` must
+    then connect as the owner (``TenantScopeError`` otherwise); one tenant's chain is
+    read bound to that tenant, which the application role may do.
+
     Records whose content is sealed need ``sealer`` (the key-encryption key) to be
     checked: the hash covers the plaintext. A sealed part that does not open makes its
     record fail as modified.
@@ -124,7 +128,7 @@ def verify_chain(
         heads_query = heads_query.where(_HEADS.c.tenant_id == tenant_id)
         records_query = records_query.where(_RECORDS.c.tenant_id == tenant_id)
     reports: dict[str, TenantReport] = {}
-    with read_snapshot(engine) as conn:
+    with read_snapshot(engine, tenant_id) as conn:
         heads = {row.tenant_id: (int(row.seq), str(row.hash)) for row in conn.execute(heads_query)}
         result = conn.execution_options(yield_per=_YIELD_PER).execute(records_query)
         for tenant, rows in groupby(result, key=lambda row: str(row.tenant_id)):

@@ -9,10 +9,12 @@ __all__ = ["build_app", "main"]
 
 def build_app() -> typer.Typer:
     from bastion.cli.audit_cmd import audit_app
+    from bastion.cli.backup_cmd import register as register_backup
     from bastion.cli.demo_cmd import demo
     from bastion.cli.init_cmd import init
     from bastion.cli.keys_cmd import keys_app
     from bastion.cli.scan_cmd import scan
+    from bastion.cli.secrets_cmd import secrets_app
     from bastion.cli.serve_cmd import serve
 
     app = typer.Typer(
@@ -28,6 +30,8 @@ def build_app() -> typer.Typer:
     app.command()(demo)
     app.add_typer(keys_app(), name="keys")
     app.add_typer(audit_app(), name="audit")
+    app.add_typer(secrets_app(), name="secrets")
+    register_backup(app)
     return app
 
 

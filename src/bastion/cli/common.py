@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from bastion.settings import Settings, load_settings
 from bastion.store import is_current, make_engine
 
-__all__ = ["die", "now", "open_engine", "settings_or_exit"]
+__all__ = ["die", "now", "open_admin_engine", "open_engine", "settings_or_exit"]
 
 
 def die(message: str, code: int = 2) -> NoReturn:
@@ -39,7 +39,18 @@ def settings_or_exit(**overrides: Any) -> Settings:
 
 
 def open_engine(settings: Settings, *, require_current: bool = True) -> Engine:
-    engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    """The application's connection (on PostgreSQL: a role held to its tenant by RLS)."""
+    return _open(settings.database_url, settings, require_current=require_current)
+
+
+def open_admin_engine(settings: Settings, *, require_current: bool = True) -> Engine:
+    """The owner connection for migrations and cross-tenant maintenance."""
+    url = settings.database_admin_url or settings.database_url
+    return _open(url, settings, require_current=require_current)
+
+
+def _open(url: str, settings: Settings, *, require_current: bool) -> Engine:
+    engine = make_engine(url, sqlite_synchronous=settings.sqlite_synchronous)
     if require_current:
         try:
             current = is_current(engine)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from bastion.cli.common import now, open_engine, settings_or_exit
+from bastion.cli.common import now, open_admin_engine, settings_or_exit
 from bastion.identity import IdentityService
 from bastion.store import upgrade
 
@@ -41,7 +41,9 @@ def init(
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(
             parents=True, exist_ok=True
         )
-    engine = open_engine(settings, require_current=False)
+    # Migrations create the tables, their row-level security and the bastion_app role:
+    # the owner's work (BASTION_DATABASE_ADMIN_URL; the database URL when unset).
+    engine = open_admin_engine(settings, require_current=False)
     upgrade(engine)
     identity = IdentityService(engine)
     _tenant_id, created = identity.ensure_tenant(tenant, now(), settings.default_policy)

@@ -1,20 +1,18 @@
-"""``bastion keys create|list|revoke``."""
+"""``bastion keys create|list|revoke|rotate``."""
 
 from __future__ import annotations
 
 import json
 import sys
 from datetime import timedelta
-from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from bastion.cli.common import die, now, open_engine, settings_or_exit
-from bastion.crypto import Keyring, LocalKeyProvider, UnwrapError
+from bastion.cli.rotate_cmd import rotate
 from bastion.identity import IdentityError, IdentityService
-from bastion.settings import decode_kek, read_kek
 
 __all__ = ["keys_app"]
 
@@ -102,41 +100,5 @@ def keys_app() -> typer.Typer:
             engine.dispose()
         typer.echo(f"key {info.id} revoked")
 
-    @app.command("rotate")
-    def rotate(
-        kek: bool = typer.Option(False, "--kek", help="Re-wrap every data key under a new KEK."),
-        new_kek_file: Path | None = typer.Option(
-            None, help="File with the new key-encryption key (32 bytes, base64)."
-        ),
-    ) -> None:
-        """Rotate the key-encryption key: every data key is re-wrapped, online."""
-        if not kek:
-            die("say what to rotate: --kek (data-key rotation, --dek, is not available yet)")
-        if new_kek_file is None or not new_kek_file.is_file():
-            die("--new-kek-file must name an existing file (write one like `bastion init` does)")
-        settings = settings_or_exit()
-        try:
-            old = read_kek(settings)
-            new = decode_kek(new_kek_file.read_text(), "--new-kek-file")
-        except ValueError as exc:
-            die(str(exc))
-        if old is None:
-            die("no current key-encryption key is configured (BASTION_KEK_FILE)")
-        if old == new:
-            die("the new key-encryption key is the current one")
-        engine = open_engine(settings)
-        try:
-            ring = Keyring(engine, LocalKeyProvider(old), now)
-            count = ring.rewrap_all(LocalKeyProvider(new))
-        except UnwrapError:
-            die("the configured KEK does not open every data key; nothing was changed")
-        finally:
-            engine.dispose()
-        typer.echo(f"re-wrapped {count} data key(s) under {LocalKeyProvider(new).key_id}")
-        typer.echo(
-            f"now point BASTION_KEK_FILE at {new_kek_file} (or replace "
-            f"{settings.default_kek_file}) before starting new workers; running workers "
-            "keep serving"
-        )
-
+    app.command("rotate")(rotate)
     return app

@@ -15,7 +15,7 @@ import typer
 
 from bastion.cli.common import die, open_engine, settings_or_exit
 from bastion.gateway.policies import PolicyStore
-from bastion.identity import IdentityError
+from bastion.identity import IdentityError, IdentityService
 from bastion.policy import Policy, PolicyError, default_policy, load_policy
 from bastion.scanners import build_pipeline, default_registry, scan_lines
 
@@ -26,14 +26,7 @@ def _tenant_policy(tenant: str) -> Policy:
     settings = settings_or_exit()
     engine = open_engine(settings)
     try:
-        from sqlalchemy import select
-
-        from bastion.store.schema import Tenant
-
-        with engine.connect() as conn:
-            name = conn.execute(select(Tenant.policy).where(Tenant.name == tenant)).scalar()
-        if name is None:
-            raise IdentityError(f"no tenant named {tenant!r}")
+        name = IdentityService(engine).tenant_policy(tenant)
     except IdentityError as exc:
         die(str(exc))
     finally:

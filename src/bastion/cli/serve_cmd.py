@@ -1,4 +1,8 @@
-"""``bastion serve``: refuse unsafe setups, then run the gateway under uvicorn."""
+"""``bastion serve``: refuse unsafe setups, then run the gateway under uvicorn.
+
+Unsafe includes a PostgreSQL connection that row-level security would not hold to
+one tenant (a superuser, BYPASSRLS, the tables' owner; see ``bastion.store.rls``).
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,15 @@ import os
 
 import typer
 import uvicorn
+from sqlalchemy.exc import SQLAlchemyError
 
-from bastion.cli.common import open_engine, settings_or_exit
+from bastion.cli.common import die, now, open_engine, settings_or_exit
+from bastion.crypto.select import keyring_for
 from bastion.logs import configure_logging
-from bastion.settings import unsafe_reasons
+from bastion.secrets import SecretError, SecretStore
+from bastion.secrets.upstream import open_model_keys
+from bastion.settings import Settings, unsafe_reasons
+from bastion.store.rls import isolation_problems
 
 __all__ = ["serve"]
 
@@ -24,7 +33,7 @@ def serve(
     from bastion.gateway.server import uvicorn_config
 
     settings = settings_or_exit(host=host, port=port, workers=workers)
-    problems = unsafe_reasons(settings)
+    problems = unsafe_reasons(settings) + _database_problems(settings)
     if problems and not dev:
         lines = "\n".join(f"  - {p}" for p in problems)
         typer.echo(f"bastion: refusing to start with an unsafe setup:\n{lines}", err=True)
@@ -32,7 +41,7 @@ def serve(
         raise typer.Exit(2)
     for problem in problems:
         typer.echo(f"bastion: WARNING (--dev): {problem}", err=True)
-    open_engine(settings).dispose()
+    _open_model_keys(settings)
     # Worker processes rebuild settings from the environment: pass CLI overrides on.
     for name, value in (("HOST", host), ("PORT", port), ("WORKERS", workers)):
         if value is not None:
@@ -49,3 +58,26 @@ def serve(
         Multiprocess(config, sockets=[sock]).run()
     else:
         server.run()
+
+
+def _database_problems(settings: Settings) -> list[str]:
+    engine = open_engine(settings, require_current=False)
+    try:
+        return isolation_problems(engine)
+    except SQLAlchemyError:
+        return []  # unreachable: open_engine() below refuses to start and says why
+    finally:
+        engine.dispose()
+
+
+def _open_model_keys(settings: Settings) -> None:
+    """Refuse to start when a model's sealed upstream key is missing or will not open."""
+    engine = open_engine(settings)
+    try:
+        if any(model.api_key_secret for model in settings.models):
+            keyring = keyring_for(settings, engine, now)
+            open_model_keys(settings.models, SecretStore(engine, keyring, now) if keyring else None)
+    except SecretError as exc:
+        die(str(exc))
+    finally:
+        engine.dispose()

@@ -3,7 +3,17 @@
 A provider never hands out its key-encryption key. The local provider holds a 32-byte
 key read from a file (``bastion init`` writes one, mode 0600) and wraps with
 AES-256-GCM, binding each wrapped key to its tenant and purpose. HashiCorp Vault
-transit and AWS KMS providers implement the same Protocol (a later change).
+transit (``bastion.crypto.vault``) and AWS KMS (``bastion.crypto.aws_kms``) implement
+the same Protocol behind extras; ``bastion.crypto.select.provider_for`` picks one.
+
+Errors:
+
+- :class:`UnwrapError`: this wrapped key does not open (wrong KEK, wrong context,
+  tampered). It says nothing more, so it is no oracle.
+- :class:`KeyProviderUnavailable`: a remote provider could not be reached or refused
+  the call (network, TLS, permission, outage). Nothing was wrapped or unwrapped; the
+  caller fails closed. The message names the provider and the kind of failure, never
+  a token, a key or the provider's response body.
 """
 
 from __future__ import annotations
@@ -15,7 +25,13 @@ from typing import Protocol, runtime_checkable
 
 from bastion.crypto.aead import DecryptionError, associated_data, open_sealed, seal
 
-__all__ = ["KeyProvider", "LocalKeyProvider", "UnwrapError"]
+__all__ = [
+    "KeyProvider",
+    "KeyProviderUnavailable",
+    "LocalKeyProvider",
+    "RewrappingKeyProvider",
+    "UnwrapError",
+]
 
 
 class UnwrapError(Exception):
@@ -23,6 +39,15 @@ class UnwrapError(Exception):
 
     def __init__(self) -> None:
         super().__init__("could not unwrap the data key")
+
+
+class KeyProviderUnavailable(Exception):
+    """A remote KEK provider failed: unreachable, TLS, refused, or an answer it did not expect."""
+
+    def __init__(self, provider: str, problem: str) -> None:
+        super().__init__(f"key-encryption key provider {provider} is unavailable: {problem}")
+        self.provider = provider
+        self.problem = problem
 
 
 @runtime_checkable
@@ -37,6 +62,17 @@ class KeyProvider(Protocol):
     def wrap(self, data_key: bytes, context: str) -> bytes: ...
 
     def unwrap(self, wrapped: bytes, context: str) -> bytes: ...
+
+
+@runtime_checkable
+class RewrappingKeyProvider(KeyProvider, Protocol):
+    """A provider that can move a wrapped key to its latest KEK version by itself.
+
+    The data key never leaves the provider (Vault transit ``rewrap``, KMS
+    ``ReEncrypt``), so rotation does not need the plaintext key in this process.
+    """
+
+    def rewrap(self, wrapped: bytes, context: str) -> bytes: ...
 
 
 class LocalKeyProvider:

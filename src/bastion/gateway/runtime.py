@@ -10,12 +10,15 @@ import anyio.to_thread
 from sqlalchemy import Engine
 from starlette.requests import Request
 
-from bastion.audit import AuditLog, AuditSealer, sealer_for
+from bastion.audit import AuditLog, AuditSealer
+from bastion.crypto.select import keyring_for
 from bastion.gateway.chat import ChatService
 from bastion.gateway.http import presented_key
 from bastion.gateway.policies import PolicyStore
 from bastion.identity import AuthCache, IdentityService, Principal
 from bastion.scanners import ScannerRegistry, default_registry, generate_canary
+from bastion.secrets import SecretStore
+from bastion.secrets.upstream import open_model_keys
 from bastion.settings import Settings
 from bastion.store import is_sqlite, make_engine
 from bastion.upstream import UpstreamPool
@@ -54,7 +57,12 @@ class Runtime:
             settings.database_url, sqlite_synchronous=settings.sqlite_synchronous
         )
         policies = PolicyStore(settings.policies_dir, registry or default_registry())
-        sealer = sealer_for(settings, engine, clock)
+        keyring = keyring_for(settings, engine, clock)
+        sealer = AuditSealer(keyring) if keyring is not None else None
+        if any(model.api_key_secret for model in settings.models):
+            store = SecretStore(engine, keyring, clock) if keyring is not None else None
+            opened = open_model_keys(settings.models, store)
+            settings = settings.model_copy(update={"models": opened})
         audit = AuditLog(
             engine,
             sealer=sealer,

@@ -2,7 +2,9 @@
 
 Plain synchronous service over a SQLAlchemy engine; the gateway calls
 :meth:`IdentityService.authenticate` from a worker thread. Every method that
-depends on time takes ``now`` so expiry is testable exactly.
+depends on time takes ``now`` so expiry is testable exactly. Tenants are named by
+the command line and found through the ``tenant_name`` lookup; every other
+statement runs bound to one tenant (``bastion.store.tenancy``).
 """
 
 from __future__ import annotations
@@ -11,12 +13,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 
 from bastion.authz import ROLES
 from bastion.errors import AuthenticationFailed
 from bastion.identity.keys import generate_key, hash_key, parse_key, verify_key
+from bastion.store.rls import require_all_tenants
 from bastion.store.schema import ApiKey, Tenant, User
+from bastion.store.tenancy import bind_lookup, bind_tenant, maintenance
 
 __all__ = ["IdentityError", "IdentityService", "IssuedKey", "KeyInfo", "Principal"]
 
@@ -73,37 +77,55 @@ class KeyInfo:
         return "active"
 
 
-_AUTH_QUERY = (
-    select(
-        ApiKey.id,
-        ApiKey.secret_hash,
-        ApiKey.expires_at,
-        ApiKey.revoked_at,
-        Tenant.id,
-        Tenant.name,
-        Tenant.policy,
-        User.id,
-        User.email,
-        User.role,
-        User.disabled,
-    )
-    .join(User, User.id == ApiKey.user_id)
-    .join(Tenant, Tenant.id == ApiKey.tenant_id)
+# Authentication runs before the tenant is known: the key is found by its public
+# prefix (the one row the ``key_prefix`` lookup shows), then its tenant is bound to
+# read the user and tenant. Module-level statements: the tenant guard rewrites each
+# once and SQLAlchemy reuses its compiled form.
+_KEY_BY_PREFIX = select(
+    ApiKey.id,
+    ApiKey.secret_hash,
+    ApiKey.expires_at,
+    ApiKey.revoked_at,
+    ApiKey.tenant_id,
+    ApiKey.user_id,
+).where(ApiKey.prefix == bindparam("prefix"))
+_PRINCIPAL = (
+    select(Tenant.name, Tenant.policy, User.email, User.role, User.disabled)
+    .join(User, User.tenant_id == Tenant.id)
+    .where(Tenant.id == bindparam("tenant_id"), User.id == bindparam("user_id"))
 )
+_KEY_INFO = select(
+    ApiKey.id,
+    ApiKey.prefix,
+    ApiKey.name,
+    User.email,
+    User.role,
+    ApiKey.created_at,
+    ApiKey.expires_at,
+    ApiKey.revoked_at,
+).join(User, User.id == ApiKey.user_id)
 
 
 class IdentityService:
+    """Tenants, users and keys. Every statement runs bound to the tenant it concerns
+    (see ``bastion.store.tenancy``), so the application's database role suffices."""
+
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
     # -- tenants and users -------------------------------------------------
     def ensure_tenant(self, name: str, now: datetime, policy: str = "default") -> tuple[str, bool]:
-        """The tenant's id, creating it if needed; the flag says whether it was created."""
+        """The tenant's id, creating it if needed; the flag says whether it was created.
+
+        The new row is inserted bound to its own new id, which is all the application
+        role may insert into ``tenants``.
+        """
         with self._engine.begin() as conn:
-            found = conn.execute(select(Tenant.id).where(Tenant.name == name)).scalar()
+            found = _find_tenant(conn, name)
             if found is not None:
                 return found, False
             tenant_id = str(uuid.uuid4())
+            bind_tenant(conn, tenant_id)
             conn.execute(
                 insert(Tenant).values(id=tenant_id, name=name, policy=policy, created_at=now)
             )
@@ -112,36 +134,31 @@ class IdentityService:
     def ensure_user(self, tenant: str, email: str, role: str, now: datetime) -> str:
         if role not in ROLES:
             raise IdentityError(f"unknown role {role!r}; known: {', '.join(sorted(ROLES))}")
-        tenant_id = self.tenant_id(tenant)
         with self._engine.begin() as conn:
-            found = conn.execute(
-                select(User.id).where(User.tenant_id == tenant_id, User.email == email)
-            ).scalar()
-            if found is not None:
-                return found
-            user_id = str(uuid.uuid4())
-            conn.execute(
-                insert(User).values(
-                    id=user_id,
-                    tenant_id=tenant_id,
-                    email=email,
-                    role=role,
-                    disabled=False,
-                    created_at=now,
-                )
-            )
-            return user_id
+            return _ensure_user(conn, _bind_tenant_named(conn, tenant), email, role, now)
 
     def tenant_id(self, tenant: str) -> str:
         with self._engine.connect() as conn:
-            found = conn.execute(select(Tenant.id).where(Tenant.name == tenant)).scalar()
+            found = _find_tenant(conn, tenant)
         if found is None:
             raise IdentityError(f"no tenant named {tenant!r}")
         return found
 
-    def tenant_count(self) -> int:
+    def tenant_policy(self, tenant: str) -> str:
+        """The name of the policy the tenant runs under."""
         with self._engine.connect() as conn:
-            return len(conn.execute(select(Tenant.id)).all())
+            tenant_id = _bind_tenant_named(conn, tenant)
+            policy = conn.execute(select(Tenant.policy).where(Tenant.id == tenant_id)).scalar()
+        if policy is None:
+            raise IdentityError(f"no tenant named {tenant!r}")
+        return policy
+
+    def tenant_count(self) -> int:
+        """How many tenants exist: a cross-tenant read, on a maintenance connection
+        (on PostgreSQL only the owner role sees them all)."""
+        with maintenance(self._engine).connect() as conn:
+            require_all_tenants(conn)
+            return int(conn.execute(select(func.count()).select_from(Tenant)).scalar_one())
 
     # -- keys ----------------------------------------------------------------
     def create_key(
@@ -157,11 +174,13 @@ class IdentityService:
         """Issue a key for ``user_email`` (created with ``role`` if new)."""
         if expires_at is not None and expires_at <= now:
             raise IdentityError("expiry must be in the future")
-        user_id = self.ensure_user(tenant, user_email, role, now)
-        tenant_id = self.tenant_id(tenant)
+        if role not in ROLES:
+            raise IdentityError(f"unknown role {role!r}; known: {', '.join(sorted(ROLES))}")
         key = generate_key()
         key_id = str(uuid.uuid4())
         with self._engine.begin() as conn:
+            tenant_id = _bind_tenant_named(conn, tenant)
+            user_id = _ensure_user(conn, tenant_id, user_email, role, now)
             conn.execute(
                 insert(ApiKey).values(
                     id=key_id,
@@ -180,72 +199,100 @@ class IdentityService:
         )
 
     def list_keys(self, tenant: str) -> list[KeyInfo]:
-        tenant_id = self.tenant_id(tenant)
-        query = (
-            select(
-                ApiKey.id,
-                ApiKey.prefix,
-                ApiKey.name,
-                User.email,
-                User.role,
-                ApiKey.created_at,
-                ApiKey.expires_at,
-                ApiKey.revoked_at,
-            )
-            .join(User, User.id == ApiKey.user_id)
-            .where(ApiKey.tenant_id == tenant_id)
-            .order_by(ApiKey.created_at, ApiKey.id)
-        )
+        query = _KEY_INFO.order_by(ApiKey.created_at, ApiKey.id)
         with self._engine.connect() as conn:
-            return [KeyInfo(*row) for row in conn.execute(query).all()]
+            tenant_id = _bind_tenant_named(conn, tenant)
+            rows = conn.execute(query.where(ApiKey.tenant_id == tenant_id)).all()
+        return [KeyInfo(*row) for row in rows]
 
     def revoke_key(self, key: str, now: datetime) -> KeyInfo:
         """Revoke by id or prefix (idempotent); returns the key's new state."""
         with self._engine.begin() as conn:
+            bind_lookup(conn, key_id=key, key_prefix=key)
             row = conn.execute(
-                select(ApiKey.id, ApiKey.revoked_at).where(
+                select(ApiKey.id, ApiKey.tenant_id, ApiKey.revoked_at).where(
                     (ApiKey.id == key) | (ApiKey.prefix == key)
                 )
             ).first()
             if row is None:
                 raise IdentityError("no such key")
+            bind_tenant(conn, row.tenant_id)
             if row.revoked_at is None:
                 conn.execute(update(ApiKey).where(ApiKey.id == row.id).values(revoked_at=now))
-        tenant = self._tenant_name_of_key(row.id)
-        return next(k for k in self.list_keys(tenant) if k.id == row.id)
-
-    def _tenant_name_of_key(self, key_id: str) -> str:
-        query = select(Tenant.name).join(ApiKey, ApiKey.tenant_id == Tenant.id)
-        with self._engine.connect() as conn:
-            return conn.execute(query.where(ApiKey.id == key_id)).scalar_one()
+            info = conn.execute(_KEY_INFO.where(ApiKey.id == row.id)).one()
+        return KeyInfo(*info)
 
     # -- authentication -------------------------------------------------------
     def authenticate(self, raw: str, now: datetime) -> Principal:
         """The principal for a presented key, or :class:`AuthenticationFailed`.
 
         Every failure (malformed, unknown, wrong secret, revoked, expired, disabled
-        user) raises the same error so the response is no oracle.
+        user) raises the same error so the response is no oracle. On PostgreSQL this
+        is two round trips more than one query: the prefix lookup and the tenant are
+        each bound with ``set_config`` (a cache in front spares most calls).
         """
         parsed = parse_key(raw)
         if parsed is None:
             raise AuthenticationFailed()
         with self._engine.connect() as conn:
-            row = conn.execute(_AUTH_QUERY.where(ApiKey.prefix == parsed.prefix)).first()
-        if row is None:
+            bind_lookup(conn, key_prefix=parsed.prefix)
+            key = conn.execute(_KEY_BY_PREFIX, {"prefix": parsed.prefix}).first()
+            if key is None or not verify_key(parsed.full, key.secret_hash):
+                raise AuthenticationFailed()
+            if key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= now):
+                raise AuthenticationFailed()
+            bind_tenant(conn, key.tenant_id)
+            found = conn.execute(
+                _PRINCIPAL, {"tenant_id": key.tenant_id, "user_id": key.user_id}
+            ).first()
+        if found is None:
             raise AuthenticationFailed()
-        (key_id, secret_hash, expires_at, revoked_at, tenant_id, tenant_name, policy) = row[:7]
-        user_id, email, role, disabled = row[7:]
-        if not verify_key(parsed.full, secret_hash):
-            raise AuthenticationFailed()
-        if revoked_at is not None or disabled or (expires_at is not None and expires_at <= now):
+        tenant_name, policy, email, role, disabled = found
+        if disabled:
             raise AuthenticationFailed()
         return Principal(
-            tenant_id=tenant_id,
+            tenant_id=key.tenant_id,
             tenant_name=tenant_name,
             policy=policy,
-            user_id=user_id,
+            user_id=key.user_id,
             user_email=email,
             role=role,
-            key_id=key_id,
-            key_expires_at=expires_at,
+            key_id=key.id,
+            key_expires_at=key.expires_at,
         )
+
+
+def _find_tenant(conn: Connection, name: str) -> str | None:
+    """A tenant's id by name, through the ``tenant_name`` lookup."""
+    bind_lookup(conn, tenant_name=name)
+    return conn.execute(select(Tenant.id).where(Tenant.name == name)).scalar()
+
+
+def _bind_tenant_named(conn: Connection, name: str) -> str:
+    """Bind the transaction to the tenant called ``name``; its id."""
+    tenant_id = _find_tenant(conn, name)
+    if tenant_id is None:
+        raise IdentityError(f"no tenant named {name!r}")
+    bind_tenant(conn, tenant_id)
+    return tenant_id
+
+
+def _ensure_user(conn: Connection, tenant_id: str, email: str, role: str, now: datetime) -> str:
+    """The user's id in the bound tenant, creating it with ``role`` if new."""
+    found = conn.execute(
+        select(User.id).where(User.tenant_id == tenant_id, User.email == email)
+    ).scalar()
+    if found is not None:
+        return str(found)
+    user_id = str(uuid.uuid4())
+    conn.execute(
+        insert(User).values(
+            id=user_id,
+            tenant_id=tenant_id,
+            email=email,
+            role=role,
+            disabled=False,
+            created_at=now,
+        )
+    )
+    return user_id

@@ -9,6 +9,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from bastion.store.guard import install_tenant_guard
+
 __all__ = ["is_sqlite", "make_engine", "make_sessionmaker"]
 
 
@@ -31,6 +33,10 @@ def _sqlite_pragmas(synchronous: str) -> Callable[[Any, Any], None]:
 def make_engine(url: str, *, sqlite_synchronous: str = "full", **kwargs: Any) -> Engine:
     """Create an engine; SQLite gets WAL, foreign keys and a busy timeout.
 
+    Every engine carries the application-layer tenant guard (``bastion.store.guard``):
+    bind a tenant (``bastion.store.tenancy``) to see tenant rows, or mark the engine
+    with ``tenancy.maintenance`` for deliberate cross-tenant work.
+
     ``sqlite_synchronous="full"`` (the default) fsyncs every commit, so an audit
     receipt means the record is on disk; ``"normal"`` survives a process crash but may
     lose the last commits on power loss; it skips the fsync (about 0.3 ms a commit here).
@@ -49,8 +55,10 @@ def make_engine(url: str, *, sqlite_synchronous: str = "full", **kwargs: Any) ->
             **kwargs,
         )
         event.listen(engine, "connect", _sqlite_pragmas(sqlite_synchronous.upper()))
-        return engine
-    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True, **kwargs)
+    else:
+        engine = create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True, **kwargs)
+    install_tenant_guard(engine)
+    return engine
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -10,6 +10,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from bastion.store.tenancy import maintenance
+
 __all__ = ["alembic_config", "is_current", "upgrade"]
 
 _SCRIPTS = Path(__file__).with_name("migrations")
@@ -22,9 +24,13 @@ def alembic_config() -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the database schema to ``revision`` (idempotent)."""
+    """Bring the database schema to ``revision`` (idempotent).
+
+    Migrations are maintenance work across tenants: on PostgreSQL run them as the
+    owner (``BASTION_DATABASE_ADMIN_URL``), which creates and grants the app role.
+    """
     cfg = alembic_config()
-    with engine.begin() as connection:
+    with maintenance(engine).begin() as connection:
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, revision)
 

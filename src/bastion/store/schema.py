@@ -25,6 +25,7 @@ __all__ = [
     "AuditRecord",
     "Base",
     "DataKey",
+    "SealedSecret",
     "Tenant",
     "User",
     "UtcDateTime",
@@ -142,3 +143,19 @@ class DataKey(Base):
     wrapped: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     retired_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class SealedSecret(Base):
+    """A credential Bastion must use but never show (an upstream provider key, later
+    data-source passwords), sealed under the tenant's ``app`` data key."""
+
+    __tablename__ = "sealed_secrets"
+    __table_args__ = (UniqueConstraint("tenant_id", "name", name="uq_sealed_secrets_name"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(36), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(32))
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -1,0 +1,22 @@
+"""Every column in the store that holds field blobs sealed by ``Keyring.encrypt``.
+
+Data-key rotation re-encrypts exactly these; a capability that stores a new sealed
+field adds its column here (a test checks that every LargeBinary column is listed
+or explicitly exempt).
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+from sqlalchemy import Table
+
+from bastion.crypto.rotation import SealedColumn
+from bastion.store.schema import AuditRecord, SealedSecret
+
+__all__ = ["SEALED_COLUMNS"]
+
+SEALED_COLUMNS: tuple[SealedColumn, ...] = (
+    SealedColumn(cast(Table, AuditRecord.__table__), "audit", blob="sealed", aad_column="hash"),
+    SealedColumn(cast(Table, SealedSecret.__table__), "app", blob="sealed", aad_column="id"),
+)

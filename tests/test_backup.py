@@ -1,0 +1,663 @@
+"""`bastion backup` and `bastion restore`: encrypted, complete, verified, all or nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import os
+import stat
+import struct
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import make_url
+from typer.testing import CliRunner, Result
+
+from bastion.audit import AuditLog, AuditSealer
+from bastion.backup import (
+    ArchiveDamaged,
+    ArchiveWriter,
+    NotAnArchive,
+    UnsupportedArchive,
+    backup_tables,
+    open_archive,
+    write_backup,
+)
+from bastion.backup._values import column_kinds
+from bastion.cli import build_app
+from bastion.crypto import Keyring, LocalKeyProvider
+from bastion.errors import AuthenticationFailed
+from bastion.identity import IdentityService
+from bastion.store import make_engine, upgrade
+from bastion.store.schema import Base
+from bastion.store.tenancy import maintenance
+from tests.audit.conftest import build_event
+from tests.conftest import PG_ADMIN_URL, need_service
+
+MARKER = "okapi-vellum-marker-4417"
+NOW = datetime(2025, 6, 1, 12, 0, 0, 123456, tzinfo=UTC)
+RECORDS_PER_TENANT = 6
+
+
+# -- stores ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Kek:
+    key: bytes
+    file: Path
+
+    @property
+    def provider(self) -> LocalKeyProvider:
+        return LocalKeyProvider(self.key)
+
+
+@dataclass(frozen=True)
+class Store:
+    """A populated store: the API key secrets it issued, by user."""
+
+    url: str
+    secrets: dict[str, str]
+    revoked: str
+
+
+def make_kek(path: Path) -> Kek:
+    key = os.urandom(32)
+    path.write_text(base64.b64encode(key).decode() + "\n")
+    return Kek(key, path)
+
+
+@pytest.fixture
+def kek(tmp_path: Path) -> Kek:
+    return make_kek(tmp_path / "kek")
+
+
+def populate(url: str, kek: Kek) -> Store:
+    """Two tenants with keys (one revoked) and sealed audit records naming MARKER."""
+    engine = maintenance(make_engine(url))
+    identity = IdentityService(engine)
+    for name in ("acme", "globex"):
+        identity.ensure_tenant(name, NOW)
+    alice = identity.create_key("acme", "alice@acme.test", NOW, role="admin", name="ci")
+    bob = identity.create_key("globex", "bob@globex.test", NOW)
+    carol = identity.create_key("acme", "carol@acme.test", NOW, expires_at=NOW + timedelta(1))
+    identity.revoke_key(carol.id, NOW)
+    tenants = [identity.tenant_id("acme"), identity.tenant_id("globex")]
+    sealer = AuditSealer(Keyring(engine, kek.provider, lambda: NOW))
+
+    async def append() -> None:
+        async with AuditLog(engine, sealer=sealer) as log:
+            for i in range(RECORDS_PER_TENANT):
+                for tenant in tenants:
+                    await log.append(
+                        build_event(
+                            i,
+                            tenant=tenant,
+                            prompt=[{"role": "user", "content": f"{MARKER} question {i}"}],
+                            response=f"{MARKER} answer {i}",
+                        )
+                    )
+
+    asyncio.run(append())
+    engine.dispose()
+    return Store(
+        url, {"alice@acme.test": alice.secret, "bob@globex.test": bob.secret}, carol.secret
+    )
+
+
+def rows(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table in Base.metadata, in primary-key order (all tenants)."""
+    engine = maintenance(make_engine(url))
+    with engine.connect() as conn:
+        found = {
+            table.name: [
+                tuple(row)
+                for row in conn.execute(select(table).order_by(*table.primary_key.columns))
+            ]
+            for table in Base.metadata.sorted_tables
+        }
+    engine.dispose()
+    return found
+
+
+def backend(url: str) -> str:
+    return "sqlite" if url.startswith("sqlite") else "postgres"
+
+
+OWNER_ROLE = "bastion_backup_owner_test"
+APP_LOGIN = "bastion_backup_app_test"
+
+# Roles are cluster-wide and other test sessions may be creating them right now.
+_ROLES = """
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'bastion_app') THEN
+        CREATE ROLE bastion_app NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'bastion_backup_owner_test') THEN
+        CREATE ROLE bastion_backup_owner_test LOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'bastion_backup_app_test') THEN
+        CREATE ROLE bastion_backup_app_test LOGIN IN ROLE bastion_app;
+    END IF;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN
+    NULL;
+END
+$$"""
+
+
+def as_role(url: str, role: str) -> str:
+    return make_url(url).set(username=role).render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def fresh_db(tmp_path: Path, pg_available: bool) -> Iterator[Callable[[str], str]]:
+    """A factory of empty, migrated databases: ``sqlite``, ``postgres`` (owned by the
+    superuser) or ``postgres-owned`` (owned and migrated by a plain login role, so
+    forced row-level security holds its owner to the maintenance policy)."""
+    created: list[str] = []
+
+    def make(kind: str) -> str:
+        if kind == "sqlite":
+            url = f"sqlite:///{tmp_path / f'target-{uuid.uuid4().hex[:8]}.db'}"
+        else:
+            need_service("PostgreSQL", pg_available)
+            name = f"bastion_r_{uuid.uuid4().hex[:12]}"
+            owner = OWNER_ROLE if kind == "postgres-owned" else None
+            admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                if owner:
+                    conn.execute(text(_ROLES))
+                conn.execute(
+                    text(f'CREATE DATABASE "{name}"' + (f" OWNER {owner}" if owner else ""))
+                )
+            admin.dispose()
+            created.append(name)
+            url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+            url = as_role(url, owner) if owner else url
+        engine = maintenance(make_engine(url))
+        upgrade(engine)
+        engine.dispose()
+        return url
+
+    yield make
+    if created:
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            for name in created:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+# -- the command line -----------------------------------------------------------------
+@pytest.fixture(autouse=True)
+def _no_bastion_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("BASTION_"):
+            monkeypatch.delenv(name)
+
+
+class Cli(Protocol):
+    def __call__(
+        self, *args: str, url: str, kek: Kek | None, admin_url: str | None = None
+    ) -> Result: ...
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    """Runs ``bastion ARGS`` in process on database ``url`` (the owner's: ``admin_url``)
+    with ``kek`` (or none)."""
+
+    def run(*args: str, url: str, kek: Kek | None, admin_url: str | None = None) -> Result:
+        env = {"BASTION_DATABASE_URL": url, "BASTION_DATA_DIR": str(tmp_path / "data")}
+        if admin_url is not None:
+            env["BASTION_DATABASE_ADMIN_URL"] = admin_url
+        if kek is not None:
+            env["BASTION_KEK_FILE"] = str(kek.file)
+        return CliRunner().invoke(build_app(), list(args), env=env)
+
+    return run
+
+
+def assert_clean_failure(result: Result, code: int, *phrases: str) -> None:
+    """Exit ``code`` with one line on stderr naming ``phrases``, and no traceback."""
+    assert result.exit_code == code, result.stdout + result.stderr
+    assert isinstance(result.exception, SystemExit)
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    for phrase in phrases:
+        assert phrase in result.stderr
+
+
+def assert_empty(url: str) -> None:
+    assert {name: found for name, found in rows(url).items() if found} == {}
+
+
+def make_archive(store: Store, kek: Kek, out: Path, chunk_size: int = 256) -> bytes:
+    """An archive of ``store`` in small chunks, written through the API."""
+    engine = make_engine(store.url)
+    with out.open("wb") as fh:
+        write_backup(engine, kek.provider, fh, now=NOW, chunk_size=chunk_size)
+    engine.dispose()
+    return out.read_bytes()
+
+
+# -- round trips ----------------------------------------------------------------------
+def test_round_trip_restores_a_working_store(
+    tmp_path: Path, db_url: str, kek: Kek, fresh_db: Callable[[str], str], cli: Cli
+) -> None:
+    """Every row comes back; keys authenticate, the audit log verifies and opens, and
+    new records continue the chains."""
+    source = populate(db_url, kek)
+    archive = tmp_path / "store.bak"
+    made = cli("backup", "--out", str(archive), url=db_url, kek=kek)
+    assert made.exit_code == 0, made.stdout + made.stderr
+    assert "  tenants: 2 rows" in made.stdout
+    assert f"  audit_records: {2 * RECORDS_PER_TENANT} rows" in made.stdout
+    assert kek.provider.key_id in made.stdout and "fingerprint" in made.stdout
+    assert base64.b64encode(kek.key).decode() not in made.stdout + made.stderr
+    assert stat.S_IMODE(archive.stat().st_mode) == 0o600
+
+    target = fresh_db(backend(db_url))
+    done = cli("restore", str(archive), url=target, kek=kek)
+    assert done.exit_code == 0, done.stdout + done.stderr
+    assert done.stdout.count(f"ok, {RECORDS_PER_TENANT} records verified") == 2
+    assert f"restored {len(backup_tables())} tables" in done.stdout
+    before = rows(db_url)
+    assert (len(before["tenants"]), len(before["audit_records"])) == (2, 2 * RECORDS_PER_TENANT)
+    assert rows(target) == before
+
+    engine = make_engine(target)
+    identity = IdentityService(engine)
+    assert identity.authenticate(source.secrets["alice@acme.test"], NOW).tenant_name == "acme"
+    assert identity.authenticate(source.secrets["bob@globex.test"], NOW).role == "member"
+    with pytest.raises(AuthenticationFailed):
+        identity.authenticate(source.revoked, NOW)
+    verify = cli("audit", "verify", url=target, kek=kek)
+    assert verify.exit_code == 0, verify.stdout + verify.stderr
+    assert "audit log ok: 2 tenant(s)" in verify.stdout
+    export = cli("audit", "export", url=target, kek=kek)
+    lines = [orjson.loads(line) for line in export.stdout.splitlines()]
+    assert len(lines) == 2 * RECORDS_PER_TENANT
+    assert all(MARKER in line["prompt"][0]["content"] for line in lines)
+
+    sealer = AuditSealer(Keyring(engine, kek.provider, lambda: NOW))
+
+    async def append_more() -> list[int]:
+        async with AuditLog(engine, sealer=sealer) as log:
+            tenant = identity.tenant_id("acme")
+            receipt = await log.append(build_event(99, tenant=tenant))
+            return [receipt.seq]
+
+    assert asyncio.run(append_more()) == [RECORDS_PER_TENANT + 1]  # ids did not collide
+    engine.dispose()
+
+
+@pytest.mark.postgres
+def test_restore_across_backends(
+    tmp_path: Path, kek: Kek, fresh_db: Callable[[str], str], cli: Cli
+) -> None:
+    """A SQLite archive restores into PostgreSQL, and that store's archive into SQLite."""
+    sqlite_source = fresh_db("sqlite")
+    populate(sqlite_source, kek)
+    pg_target = fresh_db("postgres")
+    first, second = tmp_path / "from-sqlite.bak", tmp_path / "from-pg.bak"
+    assert cli("backup", "--out", str(first), url=sqlite_source, kek=kek).exit_code == 0
+    into_pg = cli("restore", str(first), url=pg_target, kek=kek)
+    assert into_pg.exit_code == 0, into_pg.stdout + into_pg.stderr
+    assert rows(pg_target) == rows(sqlite_source)
+
+    assert cli("backup", "--out", str(second), url=pg_target, kek=kek).exit_code == 0
+    sqlite_target = fresh_db("sqlite")
+    back = cli("restore", str(second), url=sqlite_target, kek=kek)
+    assert back.exit_code == 0, back.stdout + back.stderr
+    assert rows(sqlite_target) == rows(sqlite_source)
+
+
+@pytest.mark.postgres
+def test_owner_backs_up_and_restores_under_row_level_security(
+    tmp_path: Path, kek: Kek, fresh_db: Callable[[str], str], cli: Cli
+) -> None:
+    """With forced row-level security and a non-superuser owner, the owner connection
+    backs up and restores every tenant; the application role alone is refused, and
+    it authenticates against the restored store."""
+    owner_source = fresh_db("postgres-owned")
+    source = populate(owner_source, kek)
+    app_source = as_role(owner_source, APP_LOGIN)
+    archive = tmp_path / "store.bak"
+
+    refused = cli("backup", "--out", str(archive), url=app_source, kek=kek)
+    assert_clean_failure(refused, 2, "BASTION_DATABASE_ADMIN_URL")
+    assert not archive.exists() and not list(tmp_path.glob("*.partial"))
+
+    made = cli("backup", "--out", str(archive), url=app_source, admin_url=owner_source, kek=kek)
+    assert made.exit_code == 0, made.stdout + made.stderr
+    assert f"  audit_records: {2 * RECORDS_PER_TENANT} rows" in made.stdout
+
+    owner_target = fresh_db("postgres-owned")
+    app_target = as_role(owner_target, APP_LOGIN)
+    done = cli("restore", str(archive), url=app_target, admin_url=owner_target, kek=kek)
+    assert done.exit_code == 0, done.stdout + done.stderr
+    assert done.stdout.count(f"ok, {RECORDS_PER_TENANT} records verified") == 2
+    assert rows(owner_target) == rows(owner_source)
+    app = make_engine(app_target)
+    principal = IdentityService(app).authenticate(source.secrets["alice@acme.test"], NOW)
+    assert principal.user_email == "alice@acme.test"
+    app.dispose()
+
+
+# -- refusals and failures ------------------------------------------------------------
+def test_restore_refuses_a_non_empty_target(
+    tmp_path: Path, db_url: str, kek: Kek, fresh_db: Callable[[str], str], cli: Cli
+) -> None:
+    """A target with any row, even one tenant and nothing else, is refused: exit 2,
+    nothing changed."""
+    populate(db_url, kek)
+    archive = tmp_path / "store.bak"
+    assert cli("backup", "--out", str(archive), url=db_url, kek=kek).exit_code == 0
+    before = rows(db_url)
+    assert_clean_failure(cli("restore", str(archive), url=db_url, kek=kek), 2, "not empty")
+    assert rows(db_url) == before
+
+    target = fresh_db(backend(db_url))
+    engine = make_engine(target)
+    IdentityService(engine).ensure_tenant("early-bird", NOW)
+    engine.dispose()
+    refused = cli("restore", str(archive), url=target, kek=kek)
+    assert_clean_failure(refused, 2, "not empty (table tenants has rows)")
+    assert sum(len(found) for found in rows(target).values()) == 1
+
+
+def test_restore_refuses_another_schema_revision(
+    tmp_path: Path, kek: Kek, fresh_db: Callable[[str], str], cli: Cli
+) -> None:
+    """An archive from another schema revision is refused by name, nothing written."""
+    archive = tmp_path / "future.bak"
+    with archive.open("wb") as fh:
+        ArchiveWriter(fh, kek.provider, revision="9999", now=NOW).close()
+    target = fresh_db("sqlite")
+    refused = cli("restore", str(archive), url=target, kek=kek)
+    assert_clean_failure(refused, 2, "schema revision 9999")
+    assert_empty(target)
+
+
+def test_a_chain_that_does_not_verify_leaves_the_target_empty(
+    tmp_path: Path, db_url: str, kek: Kek, fresh_db: Callable[[str], str], cli: Cli
+) -> None:
+    """A faithful copy of a tampered log is loaded, fails verification, and is removed."""
+    populate(db_url, kek)
+    engine = maintenance(make_engine(db_url))
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE audit_records SET outcome = 'blocked' WHERE seq = 2"))
+    engine.dispose()
+    archive = tmp_path / "tampered-store.bak"
+    assert cli("backup", "--out", str(archive), url=db_url, kek=kek).exit_code == 0
+    target = fresh_db(backend(db_url))
+    failed = cli("restore", str(archive), url=target, kek=kek)
+    assert_clean_failure(failed, 1, "does not verify", "modified at seq 2", "rows were removed")
+    assert_empty(target)
+
+
+def test_backup_needs_a_kek_and_a_new_file(tmp_path: Path, db_url: str, kek: Kek, cli: Cli) -> None:
+    """Without a KEK, or onto an existing file, backup refuses (exit 2) and writes nothing."""
+    no_kek = cli("backup", "--out", str(tmp_path / "a.bak"), url=db_url, kek=None)
+    assert_clean_failure(no_kek, 2, "key-encryption key")
+    existing = tmp_path / "b.bak"
+    existing.write_bytes(b"keep me")
+    refused = cli("backup", "--out", str(existing), url=db_url, kek=kek)
+    assert_clean_failure(refused, 2, "already exists")
+    assert existing.read_bytes() == b"keep me"
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(("a.bak", "b.bak."))]
+
+
+# -- tampering ------------------------------------------------------------------------
+def split(data: bytes) -> tuple[bytes, list[bytes]]:
+    """(header, chunks with their length prefixes) of an archive, per the documented layout."""
+    (length,) = struct.unpack(">I", data[10:14])
+    pos = 14 + length
+    header, chunks = data[:pos], []
+    while pos < len(data):
+        (size,) = struct.unpack(">I", data[pos : pos + 4])
+        chunks.append(data[pos : pos + 4 + size])
+        pos += 4 + size
+    return header, chunks
+
+
+def flip(data: bytes, index: int) -> bytes:
+    return data[:index] + bytes([data[index] ^ 0x01]) + data[index + 1 :]
+
+
+def _flip_header(h: bytes, c: list[bytes]) -> bytes:
+    return flip(h, len(h) - 30) + b"".join(c)
+
+
+def _flip_chunk(h: bytes, c: list[bytes]) -> bytes:
+    return h + c[0] + flip(c[1], len(c[1]) // 2) + b"".join(c[2:])
+
+
+def _flip_last_chunk(h: bytes, c: list[bytes]) -> bytes:
+    return h + b"".join(c[:-1]) + flip(c[-1], len(c[-1]) - 1)
+
+
+TAMPERING: dict[str, Callable[[bytes, list[bytes]], bytes]] = {
+    "flip a header byte": _flip_header,
+    "flip a chunk byte": _flip_chunk,
+    "flip the last chunk's tag": _flip_last_chunk,
+    "drop the last chunk": lambda h, c: h + b"".join(c[:-1]),
+    "cut inside a chunk": lambda h, c: h + b"".join(c)[: -len(c[-1]) - 7],
+    "drop a middle chunk": lambda h, c: h + c[0] + b"".join(c[2:]),
+    "append a chunk": lambda h, c: h + b"".join(c) + c[1],
+    "append a byte": lambda h, c: h + b"".join(c) + b"\x00",
+    "swap two chunks": lambda h, c: h + c[0] + c[2] + c[1] + b"".join(c[3:]),
+}
+
+
+@pytest.fixture(scope="module")
+def small_chunk_archive(tmp_path_factory: pytest.TempPathFactory) -> tuple[Kek, bytes]:
+    """An archive of a populated SQLite store, in 256-byte chunks."""
+    base = tmp_path_factory.mktemp("archive")
+    kek = make_kek(base / "kek")
+    url = f"sqlite:///{base / 'source.db'}"
+    engine = maintenance(make_engine(url))
+    upgrade(engine)
+    engine.dispose()
+    return kek, make_archive(populate(url, kek), kek, base / "store.bak")
+
+
+@pytest.mark.parametrize("how", TAMPERING)
+def test_tampered_archives_fail_and_write_nothing(
+    tmp_path: Path,
+    how: str,
+    small_chunk_archive: tuple[Kek, bytes],
+    fresh_db: Callable[[str], str],
+    cli: Cli,
+) -> None:
+    """Each kind of tampering exits 1 with the one 'damaged' line; the target stays empty."""
+    kek, data = small_chunk_archive
+    header, chunks = split(data)
+    assert len(chunks) > 10
+    bad = tmp_path / "bad.bak"
+    bad.write_bytes(TAMPERING[how](header, chunks))
+    target = fresh_db("sqlite")
+    failed = cli("restore", str(bad), url=target, kek=kek)
+    assert_clean_failure(failed, 1, "the archive is damaged", "nothing was written")
+    assert "chunk" not in failed.stderr and "byte" not in failed.stderr
+    assert_empty(target)
+
+
+def test_damage_in_the_last_chunk_rolls_back_the_load(
+    tmp_path: Path, db_url: str, kek: Kek, fresh_db: Callable[[str], str], cli: Cli
+) -> None:
+    """Rows loaded from the good chunks are rolled back when the last one fails."""
+    header, chunks = split(make_archive(populate(db_url, kek), kek, tmp_path / "s.bak"))
+    bad = tmp_path / "bad.bak"
+    bad.write_bytes(_flip_last_chunk(header, chunks))
+    target = fresh_db(backend(db_url))
+    assert_clean_failure(cli("restore", str(bad), url=target, kek=kek), 1, "damaged")
+    assert_empty(target)
+
+
+def test_restore_under_another_kek_fails(
+    tmp_path: Path, small_chunk_archive: tuple[Kek, bytes], fresh_db: Callable[[str], str], cli: Cli
+) -> None:
+    """Another KEK cannot open the archive; the message names both public KEK ids."""
+    kek, data = small_chunk_archive
+    archive = tmp_path / "store.bak"
+    archive.write_bytes(data)
+    other = make_kek(tmp_path / "other.kek")
+    target = fresh_db("sqlite")
+    failed = cli("restore", str(archive), url=target, kek=other)
+    assert_clean_failure(
+        failed, 1, "another key-encryption key", kek.provider.key_id, other.provider.key_id
+    )
+    assert base64.b64encode(kek.key).decode() not in failed.stderr
+    assert_empty(target)
+
+
+def test_not_an_archive_is_named(
+    tmp_path: Path, kek: Kek, fresh_db: Callable[[str], str], cli: Cli
+) -> None:
+    """A file that is not an archive is refused as such (exit 2)."""
+    other = tmp_path / "notes.txt"
+    other.write_text("hello\n")
+    failed = cli("restore", str(other), url=fresh_db("sqlite"), kek=kek)
+    assert_clean_failure(failed, 2, "not a Bastion backup archive")
+
+
+def test_the_archive_holds_no_plaintext(small_chunk_archive: tuple[Kek, bytes]) -> None:
+    """No prompt, e-mail, tenant name or table name appears in the archive bytes."""
+    _kek, data = small_chunk_archive
+    for needle in (MARKER, "alice@acme.test", "globex", "audit_records", "question"):
+        assert needle.encode() not in data
+
+
+# -- coverage of the schema -----------------------------------------------------------
+def test_every_table_in_the_schema_is_backed_up(
+    tmp_path: Path, small_chunk_archive: tuple[Kek, bytes]
+) -> None:
+    """Each table of Base.metadata is in the archive, parents before children, and
+    every column has a kind the archive can carry."""
+    expected = set(Base.metadata.tables) - {"alembic_version"}
+    assert {table.name for table in backup_tables()} == expected
+    for table in backup_tables():
+        assert list(column_kinds(table)) == [column.name for column in table.columns]
+    kek, data = small_chunk_archive
+    body = b"".join(open_archive(io.BytesIO(data), kek.provider).chunks())
+    lines = [orjson.loads(line) for line in body.splitlines()]
+    order = [line["table"] for line in lines if isinstance(line, dict) and "table" in line]
+    assert set(order) == expected
+    for table in backup_tables():
+        for key in table.foreign_keys:
+            assert order.index(key.column.table.name) <= order.index(table.name)
+    assert lines[-1]["done"]["audit_records"] == 2 * RECORDS_PER_TENANT
+
+
+# -- the container format, directly ---------------------------------------------------
+def seal_bytes(body: bytes, kek: Kek, chunk_size: int = 256, **kwargs: Any) -> bytes:
+    out = io.BytesIO()
+    writer = ArchiveWriter(
+        out, kek.provider, revision="0003", now=NOW, chunk_size=chunk_size, **kwargs
+    )
+    writer.write(body)
+    writer.close()
+    assert writer.bytes_written == len(out.getvalue())
+    return out.getvalue()
+
+
+def read_body(data: bytes, kek: Kek) -> bytes:
+    return b"".join(open_archive(io.BytesIO(data), kek.provider).chunks())
+
+
+@pytest.mark.parametrize("size", [0, 1, 255, 256, 257, 512, 1000])
+def test_chunk_boundaries_round_trip(size: int, kek: Kek) -> None:
+    """Bodies on and around chunk boundaries come back exactly; only full chunks
+    precede the final one."""
+    body = os.urandom(size)
+    data = seal_bytes(body, kek)
+    assert read_body(data, kek) == body
+    _header, chunks = split(data)
+    assert len(chunks) == max(1, -(-size // 256))
+
+
+@settings(max_examples=40, deadline=None)
+@given(body=st.binary(max_size=1500), writes=st.integers(min_value=1, max_value=5))
+def test_any_body_round_trips(body: bytes, writes: int) -> None:
+    """decrypt(encrypt(body)) == body, however the body is split into writes."""
+    key = Kek(bytes(range(32)), Path("unused"))
+    out = io.BytesIO()
+    writer = ArchiveWriter(out, key.provider, revision="r", now=NOW, chunk_size=256)
+    step = max(1, len(body) // writes)
+    for start in range(0, len(body), step):
+        writer.write(body[start : start + step])
+    writer.close()
+    assert read_body(out.getvalue(), key) == body
+
+
+def test_every_flipped_byte_is_detected(kek: Kek) -> None:
+    """Flipping any single bit-0 of any byte of an archive makes it fail to read."""
+    data = seal_bytes(b"x" * 700, kek)
+    for index in range(len(data)):
+        with pytest.raises((ArchiveDamaged, NotAnArchive, UnsupportedArchive)):
+            read_body(flip(data, index), kek)
+
+
+def test_every_truncation_is_detected(kek: Kek) -> None:
+    """An archive cut at any length fails to read, including at chunk boundaries."""
+    data = seal_bytes(b"y" * 700, kek)
+    for length in range(len(data)):
+        with pytest.raises((ArchiveDamaged, NotAnArchive)):
+            read_body(data[:length], kek)
+
+
+def test_failures_all_say_the_same(kek: Kek) -> None:
+    """A flipped chunk, a truncation and a wrong KEK give one and the same message."""
+    data = seal_bytes(b"z" * 700, kek)
+    header, chunks = split(data)
+    messages = set()
+    for bad, key in (
+        (_flip_chunk(header, chunks), kek),
+        (header + b"".join(chunks[:-1]), kek),
+        (data, Kek(os.urandom(32), kek.file)),
+    ):
+        with pytest.raises(ArchiveDamaged) as caught:
+            read_body(bad, key)
+        messages.add(str(caught.value))
+    assert messages == {"the archive is damaged or was made under another key-encryption key"}
+
+
+def test_header_is_public_and_keys_are_per_archive(kek: Kek) -> None:
+    """The header names revision, time and KEK; each archive has its own id and key."""
+    first, second = seal_bytes(b"same", kek), seal_bytes(b"same", kek)
+    one = open_archive(io.BytesIO(first), kek.provider).header
+    two = open_archive(io.BytesIO(second), kek.provider).header
+    assert (one.revision, one.created_at, one.kek_id) == ("0003", NOW, kek.provider.key_id)
+    assert one.archive_id != two.archive_id
+    assert one.wrapped_key != two.wrapped_key
+    assert "wrapped_key" not in repr(one)
+    assert split(first)[1] != split(second)[1]
+
+
+def test_output_is_a_function_of_time_and_randomness(kek: Kek) -> None:
+    """With the clock and the random sources given, an archive is byte-for-byte repeatable."""
+
+    def counter() -> Callable[[int], bytes]:
+        state = iter(range(10**6))
+        return lambda n: bytes(next(state) % 256 for _ in range(n))
+
+    def archive() -> bytes:
+        out = io.BytesIO()
+        provider = LocalKeyProvider(kek.key, random=counter())
+        writer = ArchiveWriter(out, provider, revision="r", now=NOW, random=counter())
+        writer.write(b"body" * 100)
+        writer.close()
+        return out.getvalue()
+
+    assert archive() == archive()
