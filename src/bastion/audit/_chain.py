@@ -4,7 +4,8 @@ This is the synchronous core of the writer; it runs in the writer's worker threa
 For every tenant in the batch the head row is created if missing (``INSERT ... ON
 CONFLICT DO NOTHING``) and then locked (``SELECT ... FOR UPDATE``), in tenant order
 so that two writers never wait on each other in a cycle. On SQLite the whole
-transaction holds the database write lock from ``BEGIN IMMEDIATE`` (see ``_txn``).
+transaction holds the database write lock from ``BEGIN IMMEDIATE`` (see
+``bastion.store.transactions``).
 With the heads locked, seq and hashes are computed in batch order, each tenant's
 records are inserted with one executemany and its head updated, and the transaction
 commits.
@@ -27,7 +28,6 @@ from typing import Any, cast
 from sqlalchemy import Connection, Engine, Table, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from bastion.audit._txn import write_transaction
 from bastion.audit.record import (
     GENESIS_HASH,
     AuditEvent,
@@ -39,6 +39,7 @@ from bastion.audit.sealing import AuditSealer
 from bastion.store import is_sqlite
 from bastion.store.schema import AuditHead, AuditRecord
 from bastion.store.tenancy import bind_tenant, bound_tenant
+from bastion.store.transactions import write_transaction
 
 __all__ = ["PendingRecord", "commit_batch"]
 

@@ -16,10 +16,10 @@ from typing import TextIO, cast
 import orjson
 from sqlalchemy import Engine, Table, select
 
-from bastion.audit._txn import read_snapshot
 from bastion.audit.record import format_ts
 from bastion.audit.sealing import AuditSealer
 from bastion.store.schema import AuditRecord
+from bastion.store.transactions import read_snapshot
 
 __all__ = ["CHAIN_FIELDS", "export_jsonl"]
 

@@ -21,9 +21,9 @@ from sqlalchemy import Engine, Row, Table, select
 
 from bastion.audit._tenant_check import Problem, check_tenant
 from bastion.audit._tenant_check import Row as ChainRow
-from bastion.audit._txn import read_snapshot
 from bastion.audit.sealing import AuditSealer
 from bastion.store.schema import AuditHead, AuditRecord
+from bastion.store.transactions import read_snapshot
 
 __all__ = ["Problem", "SealedContentError", "TenantReport", "VerifyReport", "verify_chain"]
 

@@ -28,12 +28,12 @@ import orjson
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, Engine, Table, select
 
-from bastion.backup._txn import read_snapshot
 from bastion.backup._values import Kind, column_kinds, encode
 from bastion.backup.archive import CHUNK_SIZE, ArchiveHeader, ArchiveWriter
 from bastion.crypto import KeyProvider
 from bastion.store.schema import Base
 from bastion.store.tenancy import maintenance
+from bastion.store.transactions import read_snapshot
 
 __all__ = ["DUMP_FORMAT", "BackupSummary", "backup_tables", "current_revision", "write_backup"]
 
@@ -86,7 +86,7 @@ def write_backup(
     engine = maintenance(engine)
     tables = backup_tables()
     kinds = {str(table.name): column_kinds(table) for table in tables}  # fails before writing
-    with read_snapshot(engine) as conn:
+    with read_snapshot(engine, None) as conn:
         revision = current_revision(conn)
         if revision is None:
             raise ValueError("the database is not migrated; run `bastion init`")

@@ -2,9 +2,9 @@
 
 ``restore_backup`` runs in this order:
 
-1. one write transaction (``_txn``): the target's Alembic revision must equal the
-   archive's; every table is locked against other writers (PostgreSQL) or the write
-   lock is held (SQLite), and must be empty;
+1. one write transaction (``bastion.store.transactions``): the target's Alembic
+   revision must equal the archive's; every table is locked against other writers
+   (PostgreSQL) or the write lock is held (SQLite), and must be empty;
 2. the body is streamed from the archive, decoded (``_values``) and inserted in
    batches, table by table in the archive's foreign-key order; then PostgreSQL
    sequences are moved past the restored ids. Any fault (a damaged chunk, which may
@@ -36,12 +36,12 @@ from sqlalchemy import Connection, Engine, Table, delete, func, insert, literal,
 from sqlalchemy.exc import DBAPIError
 
 from bastion.audit import AuditSealer, TenantReport, verify_chain
-from bastion.backup._txn import read_snapshot, write_transaction
 from bastion.backup._values import Kind, column_kinds, decode
 from bastion.backup.archive import ArchiveHeader, ArchiveReader
 from bastion.backup.dump import DUMP_FORMAT, backup_tables, current_revision
 from bastion.store.schema import AuditHead, AuditRecord, Tenant
 from bastion.store.tenancy import maintenance
+from bastion.store.transactions import read_snapshot, write_transaction
 
 __all__ = [
     "ArchiveContentError",
@@ -115,7 +115,7 @@ class RestoreSummary:
 
 def check_empty(engine: Engine) -> None:
     """:class:`TargetNotEmpty` if any table holds a row (``restore_backup`` checks again)."""
-    with read_snapshot(maintenance(engine)) as conn:
+    with read_snapshot(engine, None) as conn:
         _require_empty(conn, backup_tables())
 
 
@@ -134,7 +134,7 @@ def restore_backup(
     engine = maintenance(engine)
     tables = backup_tables()
     try:
-        with write_transaction(engine) as conn:
+        with write_transaction(engine, all_tenants=True) as conn:
             revision = current_revision(conn)
             if revision != reader.header.revision:
                 raise RevisionMismatch(reader.header.revision, revision)
@@ -206,7 +206,7 @@ def _reset_sequences(conn: Connection, tables: list[Table]) -> None:
 
 
 def _verify(engine: Engine, sealer: AuditSealer) -> dict[str, TenantReport]:
-    with read_snapshot(engine) as conn:
+    with read_snapshot(engine, None) as conn:
         tenants = set(conn.execute(select(Tenant.id)).scalars())
         tenants.update(conn.execute(select(AuditHead.tenant_id)).scalars())
         tenants.update(conn.execute(select(AuditRecord.tenant_id).distinct()).scalars())
@@ -216,7 +216,7 @@ def _verify(engine: Engine, sealer: AuditSealer) -> dict[str, TenantReport]:
 
 
 def _wipe(engine: Engine, tables: list[Table]) -> None:
-    with write_transaction(engine) as conn:
+    with write_transaction(engine, all_tenants=True) as conn:
         for table in reversed(tables):
             conn.execute(delete(table))
 

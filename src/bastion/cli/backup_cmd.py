@@ -29,14 +29,17 @@ from bastion.backup import (
     restore_backup,
     write_backup,
 )
-from bastion.cli.common import die, now, open_admin_engine, settings_or_exit
-from bastion.crypto import KeyProvider, Keyring
+from bastion.cli.common import die, now, open_admin_engine, provider_or_exit, settings_or_exit
+from bastion.crypto import Keyring
 from bastion.crypto.providers import KeyProviderUnavailable
-from bastion.crypto.select import provider_for
-from bastion.settings import Settings
 from bastion.store.tenancy import TenantScopeError, maintenance
 
 __all__ = ["backup", "register", "restore"]
+
+_NO_KEK = (
+    "backup and restore need the key-encryption key: set BASTION_KEK_FILE "
+    "(or BASTION_KEK) to the KEK the store was written under"
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -50,7 +53,7 @@ def backup(
 ) -> None:
     """Write an encrypted archive of the whole store (every tenant)."""
     settings = settings_or_exit()
-    provider = _provider(settings)
+    provider = provider_or_exit(settings, _NO_KEK)
     if out.exists():
         die(f"{out} already exists; backups never overwrite a file")
     if not out.parent.is_dir():
@@ -91,7 +94,7 @@ def restore(
 ) -> None:
     """Load an archive into the configured EMPTY database, then verify every audit chain."""
     settings = settings_or_exit()
-    provider = _provider(settings)
+    provider = provider_or_exit(settings, _NO_KEK)
     if not archive.is_file():
         die(f"{archive}: no such file")
     engine = open_admin_engine(settings)
@@ -126,19 +129,6 @@ def restore(
     typer.echo(f"restored {len(summary.tables)} tables, {summary.rows} rows")
     for tenant, count in summary.audit.items():
         typer.echo(f"  audit chain of tenant {tenant}: ok, {count} records verified")
-
-
-def _provider(settings: Settings) -> KeyProvider:
-    try:
-        provider = provider_for(settings)
-    except (ValueError, ImportError) as exc:
-        die(str(exc))
-    if provider is None:
-        die(
-            "backup and restore need the key-encryption key: set BASTION_KEK_FILE "
-            "(or BASTION_KEK) to the KEK the store was written under"
-        )
-    return provider
 
 
 def _echo_table(name: str, rows: int) -> None:

@@ -9,10 +9,18 @@ import typer
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
+from bastion.crypto import KeyProvider
 from bastion.settings import Settings, load_settings
 from bastion.store import is_current, make_engine
 
-__all__ = ["die", "now", "open_admin_engine", "open_engine", "settings_or_exit"]
+__all__ = [
+    "die",
+    "now",
+    "open_admin_engine",
+    "open_engine",
+    "provider_or_exit",
+    "settings_or_exit",
+]
 
 
 def die(message: str, code: int = 2) -> NoReturn:
@@ -59,3 +67,19 @@ def _open(url: str, settings: Settings, *, require_current: bool) -> Engine:
         if not current:
             die("the database is not initialised or not migrated; run `bastion init`")
     return engine
+
+
+def provider_or_exit(
+    settings: Settings,
+    missing: str = "no key-encryption key is configured (BASTION_KEK_FILE); run `bastion init`",
+) -> KeyProvider:
+    """The configured KEK provider, or exit 2 saying what to fix."""
+    from bastion.crypto.select import provider_for
+
+    try:
+        provider = provider_for(settings)
+    except (ValueError, ImportError) as exc:
+        die(str(exc))
+    if provider is None:
+        die(missing)
+    return provider

@@ -6,12 +6,11 @@ from pathlib import Path
 
 import typer
 
-from bastion.cli.common import die, now, open_admin_engine, settings_or_exit
+from bastion.cli.common import die, now, open_admin_engine, provider_or_exit, settings_or_exit
 from bastion.crypto import DecryptionError, KeyProvider, Keyring, LocalKeyProvider, UnwrapError
 from bastion.crypto.columns import SEALED_COLUMNS
 from bastion.crypto.providers import KeyProviderUnavailable
 from bastion.crypto.rotation import RotationError, rotate_data_key
-from bastion.crypto.select import provider_for
 from bastion.identity import IdentityError, IdentityService
 from bastion.settings import Settings, decode_kek, read_kek
 from bastion.store.tenancy import TenantScopeError, maintenance
@@ -53,16 +52,6 @@ def _current_kek(settings: Settings) -> bytes:
     return old
 
 
-def _provider(settings: Settings) -> KeyProvider:
-    try:
-        provider = provider_for(settings)
-    except (ValueError, ImportError) as exc:
-        die(str(exc))
-    if provider is None:
-        die("no key-encryption key is configured (BASTION_KEK_FILE)")
-    return provider
-
-
 def _rewrap(settings: Settings, old: KeyProvider, new: KeyProvider) -> int:
     engine = open_admin_engine(settings)
     try:
@@ -83,7 +72,7 @@ def _rotate_kek(settings: Settings, new_kek_file: Path | None) -> None:
                 "key there first, then run `bastion keys rotate --kek` to re-wrap every "
                 "data key under its latest version"
             )
-        provider = _provider(settings)
+        provider = provider_or_exit(settings)
         count = _rewrap(settings, provider, provider)
         typer.echo(f"re-wrapped {count} data key(s) under the latest version of {provider.key_id}")
         return
@@ -109,7 +98,7 @@ def _rotate_dek(settings: Settings, tenant: str, purpose: str, batch: int) -> No
     if purpose not in (*_DEK_PURPOSES, "all"):
         die("--purpose must be app, audit or all")
     purposes = _DEK_PURPOSES if purpose == "all" else (purpose,)
-    provider = _provider(settings)
+    provider = provider_or_exit(settings)
     engine = open_admin_engine(settings)
     try:
         try:

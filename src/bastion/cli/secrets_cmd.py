@@ -9,9 +9,8 @@ from contextlib import contextmanager
 
 import typer
 
-from bastion.cli.common import die, now, open_admin_engine, settings_or_exit
+from bastion.cli.common import die, now, open_admin_engine, provider_or_exit, settings_or_exit
 from bastion.crypto import Keyring
-from bastion.crypto.select import provider_for
 from bastion.secrets import SecretError, SecretStore
 from bastion.settings import Settings
 
@@ -20,12 +19,7 @@ __all__ = ["secrets_app"]
 
 @contextmanager
 def _store(settings: Settings) -> Iterator[SecretStore]:
-    try:
-        provider = provider_for(settings)
-    except (ValueError, ImportError) as exc:
-        die(str(exc))
-    if provider is None:
-        die("no key-encryption key is configured (BASTION_KEK_FILE); run `bastion init`")
+    provider = provider_or_exit(settings)
     engine = open_admin_engine(settings)
     try:
         yield SecretStore(engine, Keyring(engine, provider, now), now)

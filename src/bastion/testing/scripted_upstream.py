@@ -47,9 +47,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import socket
 import ssl
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -59,6 +57,7 @@ import orjson
 from aiohttp import web
 
 from bastion.testing import scripted_wire as wire
+from bastion.testing._loopback import serve_in_thread
 from bastion.testing.script import FIXED_REPLY, Reply, decide
 
 __all__ = ["RecordedRequest", "ScriptedUpstream", "main"]
@@ -280,39 +279,9 @@ class ScriptedUpstream:
     ) -> Iterator[ScriptedUpstream]:
         """Serve on ``host`` and a free port from a background thread with its own loop."""
         upstream = cls(**options)
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind((host, 0))
-        port = sock.getsockname()[1]
-        scheme = "https" if ssl_context is not None else "http"
-        upstream.base_url = f"{scheme}://{host}:{port}"
-        loop = asyncio.new_event_loop()
-        thread = threading.Thread(target=_run_loop, args=(loop,), daemon=True)
-        thread.start()
-        runner = web.AppRunner(
-            upstream.app(), access_log=None, handler_cancellation=True, shutdown_timeout=1.0
-        )
-
-        async def start() -> None:
-            await runner.setup()
-            await web.SockSite(runner, sock, ssl_context=ssl_context).start()
-
-        try:
-            asyncio.run_coroutine_threadsafe(start(), loop).result(timeout=10)
+        with serve_in_thread(upstream.app, host=host, ssl_context=ssl_context) as base_url:
+            upstream.base_url = base_url
             yield upstream
-        finally:
-            asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=10)
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(timeout=10)
-            sock.close()
-
-
-def _run_loop(loop: asyncio.AbstractEventLoop) -> None:
-    asyncio.set_event_loop(loop)
-    try:
-        loop.run_forever()
-        loop.run_until_complete(loop.shutdown_asyncgens())
-    finally:
-        loop.close()
 
 
 def _failure_message(body: dict[str, Any]) -> str:

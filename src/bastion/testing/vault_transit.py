@@ -28,15 +28,12 @@ what went over the wire.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import hmac
 import os
 import re
-import socket
 import ssl
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -48,6 +45,7 @@ from aiohttp.typedefs import Handler
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from bastion.testing._loopback import serve_in_thread
 from bastion.testing.scripted_upstream import RecordedRequest
 
 __all__ = ["VaultTransitStandIn"]
@@ -215,38 +213,9 @@ class VaultTransitStandIn:
     ) -> Iterator[VaultTransitStandIn]:
         """Serve on ``host`` and a free port from a background thread with its own loop."""
         vault = cls(**options)
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind((host, 0))
-        port = sock.getsockname()[1]
-        vault.base_url = f"{'https' if ssl_context is not None else 'http'}://{host}:{port}"
-        loop = asyncio.new_event_loop()
-        thread = threading.Thread(target=_run_loop, args=(loop,), daemon=True)
-        thread.start()
-        runner = web.AppRunner(
-            vault.app(), access_log=None, handler_cancellation=True, shutdown_timeout=1.0
-        )
-
-        async def start() -> None:
-            await runner.setup()
-            await web.SockSite(runner, sock, ssl_context=ssl_context).start()
-
-        try:
-            asyncio.run_coroutine_threadsafe(start(), loop).result(timeout=10)
+        with serve_in_thread(vault.app, host=host, ssl_context=ssl_context) as base_url:
+            vault.base_url = base_url
             yield vault
-        finally:
-            asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=10)
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(timeout=10)
-            sock.close()
-
-
-def _run_loop(loop: asyncio.AbstractEventLoop) -> None:
-    asyncio.set_event_loop(loop)
-    try:
-        loop.run_forever()
-        loop.run_until_complete(loop.shutdown_asyncgens())
-    finally:
-        loop.close()
 
 
 def _ok(data: dict[str, Any]) -> web.Response:

@@ -1,4 +1,4 @@
-"""Transactions the audit log needs beyond SQLAlchemy's defaults.
+"""Transactions the audit log and backups need beyond SQLAlchemy's defaults.
 
 pysqlite opens transactions lazily and as ``BEGIN DEFERRED``: two writers can then
 both read a chain head before either takes the write lock. The writer instead puts
@@ -13,7 +13,8 @@ Readers (verify, export) get one consistent snapshot: an explicit ``BEGIN`` on
 SQLite, a read-only REPEATABLE READ transaction on PostgreSQL. A snapshot is bound to
 one tenant, or, for every tenant, taken on a maintenance connection, which on
 PostgreSQL must be the owner's (otherwise row-level security would show nothing and
-the reader would report an empty, clean log).
+the reader would report an empty, clean log). A restore writes with
+``write_transaction(engine, all_tenants=True)``, held to the same rule.
 """
 
 from __future__ import annotations
@@ -32,10 +33,18 @@ __all__ = ["read_snapshot", "write_transaction"]
 
 
 @contextmanager
-def write_transaction(engine: Engine) -> Iterator[Connection]:
-    """A transaction that commits on exit and rolls back on any exception."""
+def write_transaction(engine: Engine, *, all_tenants: bool = False) -> Iterator[Connection]:
+    """A transaction that commits on exit and rolls back on any exception.
+
+    ``all_tenants``: cross-tenant maintenance (a restore), refused on a PostgreSQL
+    connection that row-level security holds to one tenant.
+    """
+    if all_tenants:
+        engine = maintenance(engine)
     if not is_sqlite(engine):
         with engine.begin() as conn:
+            if all_tenants:
+                require_all_tenants(conn)
             yield conn
         return
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
