@@ -33,6 +33,25 @@ PROMPT = ("Summarise the attached quarterly operations notes for the security re
 ]
 
 
+def app_role_url(owner_url: str, role: str) -> str:
+    """Create ``role`` (LOGIN, in bastion_app) if missing; its URL for the same database.
+
+    The gateway then runs as it must in production: held to one tenant per
+    transaction by row-level security, not as the tables' owner.
+    """
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    url = make_url(owner_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        exists = conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role})
+        if exists.first() is None:
+            conn.execute(text(f'CREATE ROLE "{role}" LOGIN IN ROLE bastion_app'))
+    engine.dispose()
+    return url.set(username=role, password=None).render_as_string(hide_password=False)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -158,6 +177,12 @@ def main() -> None:
         help="run Bastion on this database (e.g. postgresql+psycopg://...); default SQLite",
     )
     parser.add_argument(
+        "--app-role",
+        default="bastion_bench",
+        help="PostgreSQL: the login role (member of bastion_app) the gateway connects as; "
+        "--database-url is then the owner's connection, used for init",
+    )
+    parser.add_argument(
         "--sqlite-synchronous",
         choices=["full", "normal"],
         default="full",
@@ -206,6 +231,9 @@ def main() -> None:
                 check=True,
             )
             key = init.stdout.strip().splitlines()[-1]
+            if args.database_url and args.database_url.startswith("postgresql"):
+                env["BASTION_DATABASE_ADMIN_URL"] = args.database_url
+                env["BASTION_DATABASE_URL"] = app_role_url(args.database_url, args.app_role)
             gateway = subprocess.Popen(
                 [str(bindir / "bastion"), "serve", "--port", str(gw_port)], env=env
             )
