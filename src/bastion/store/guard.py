@@ -80,7 +80,18 @@ _NAMES = re.compile(r"\b(" + "|".join(map(re.escape, tenant_tables())) + r")\b",
 
 def install_tenant_guard(engine: Engine) -> None:
     """Scope every statement on ``engine`` to its connection's tenant (see module doc)."""
-    event.listen(engine, "before_execute", _before_execute, retval=True)
+    rewrites = _RewriteCache()  # per engine: no module-level state
+
+    def before_execute(
+        conn: Connection,
+        statement: Executable,
+        multiparams: list[dict[str, Any]],
+        params: dict[str, Any],
+        execution_options: Mapping[str, Any],
+    ) -> tuple[Executable, list[dict[str, Any]], dict[str, Any]]:
+        return _before_execute(rewrites, conn, statement, multiparams, params)
+
+    event.listen(engine, "before_execute", before_execute, retval=True)
     event.listen(engine, "before_cursor_execute", _before_cursor_execute)
     event.listen(engine, "commit", _end_of_transaction)
     event.listen(engine, "rollback", _end_of_transaction)
@@ -111,11 +122,11 @@ def _before_cursor_execute(
 
 
 def _before_execute(
+    rewrites: _RewriteCache,
     conn: Connection,
     statement: Executable,
     multiparams: list[dict[str, Any]],
     params: dict[str, Any],
-    _execution_options: Mapping[str, Any],
 ) -> tuple[Executable, list[dict[str, Any]], dict[str, Any]]:
     if is_maintenance(conn) or not isinstance(statement, ClauseElement):
         return statement, multiparams, params
@@ -124,7 +135,7 @@ def _before_execute(
     if isinstance(statement, Insert):
         _check_insert(statement, tenant, multiparams or [params], conn)
         return statement, multiparams, params
-    scoped = _REWRITES.scoped(statement, _Scope(tenant is not None, frozenset(lookups)))
+    scoped = rewrites.scoped(statement, _Scope(tenant is not None, frozenset(lookups)))
     if scoped is statement:
         return statement, multiparams, params
     values = {_param(kind): value for kind, value in lookups.items()}
@@ -235,9 +246,6 @@ class _RewriteCache:
             with self._lock:
                 self._entries.setdefault(statement, {})[scope] = scoped
         return scoped
-
-
-_REWRITES = _RewriteCache()
 
 
 def _any_tenant_table(statement: ClauseElement) -> bool:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from types import MappingProxyType
 from typing import NamedTuple
 
 from sqlalchemy import Connection, Engine, text
@@ -99,7 +100,7 @@ def _tenant_tables() -> dict[str, str]:
     return found
 
 
-_TENANT_TABLES = _tenant_tables()
+_TENANT_TABLES: Mapping[str, str] = MappingProxyType(_tenant_tables())
 
 
 def bind_tenant(conn: Connection, tenant_id: str) -> None:
