@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint format bench lock clean
+.PHONY: install demo test lint format bench lock clean train-injection
 
 $(STAMP): requirements/dev.lock pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -18,8 +18,8 @@ demo: $(STAMP)
 	$(BIN)/bastion demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench training
+	$(BIN)/ruff format --check src tests bench training
 	$(BIN)/mypy
 
 test: lint
@@ -32,6 +32,12 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/gateway_overhead.py
 	$(BIN)/python bench/audit_append.py
+
+# Retrain the injection classifier from the public data (deterministic; prints hashes).
+# Pin the printed manifest hash as DEFAULT_MODEL_SHA256 in scanners/injection/model.py.
+DATA ?= /work/shared/data
+train-injection: $(STAMP)
+	$(BIN)/python training/train_injection.py $(DATA)
 
 # Re-pin dependencies after editing pyproject.toml (needs network to PyPI).
 lock: $(STAMP)

@@ -17,7 +17,9 @@ def test_demo_tour(tmp_path: Path) -> None:
     assert "model says: Happy to help." in out
     assert out.count("blocked: request_blocked") == 2
     assert "secret_detected" in out
-    assert "canary_leak" in out or "system_prompt_leak" in out
+    assert "injection." in out  # step 4: stopped at input
+    assert "canary_leak" in out or "system_prompt_leak" in out  # step 5: at output
+    assert "Traceback" not in out + result.stderr
     assert "stream stopped" in out
     assert "characters the client received before the stop: 0" in out
     assert "audit log ok" in out

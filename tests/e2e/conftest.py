@@ -67,6 +67,13 @@ class Gateway:
         self.identity.ensure_tenant(name, now, policy)
         return self.identity.create_key(name, f"user@{name}.test", now, role=role).secret
 
+    def evade_input_scan(self) -> None:
+        """Run the tenant without ``prompt_injection`` on input, as if an injection had
+        evaded it: for tests of the output guards on their own (defense in depth)."""
+        (self.policies_dir / "default.toml").write_text(
+            'input = ["prompt_size", "invisible_text", "secrets"]\n'
+        )
+
     @property
     def openai_url(self) -> str:
         return self.base_url + "/v1"

@@ -73,6 +73,7 @@ def test_blocked_leak_in_anthropic_shape(gateway: Gateway) -> None:
 
 def test_streamed_leak_stops_with_error_event(gateway: Gateway) -> None:
     """A leak mid-stream ends the stream with an error event and no canary."""
+    gateway.evade_input_scan()
     received = ""
     with (
         pytest.raises(anthropic.APIError),

@@ -58,6 +58,10 @@ LEAKS = [
     ("base64 offset 1", base64.b64encode(f"x{CANARY}".encode()).decode()),
     ("base64 offset 2", base64.b64encode(f"xy{CANARY}".encode()).decode()),
     ("base64 urlsafe", base64.urlsafe_b64encode(f"??>{CANARY}".encode()).decode()),
+    # Partial leaks: 12 or more consecutive canary characters are enough.
+    ("one digit short", CANARY[:-1]),
+    ("one digit changed", CANARY[:-1] + "8"),
+    ("first 12 digits", f"the marker starts {DIGITS[:12]}"),
 ]
 
 
@@ -70,8 +74,7 @@ def test_disguised_canary_blocks(label: str, text: str) -> None:
 
 NEAR_MISSES = [
     ("other canary", "bst-c-fedcba9876543210fedcba98"),
-    ("one digit short", CANARY[:-1]),
-    ("one digit changed", CANARY[:-1] + "8"),
+    ("eleven digits", f"the marker starts {DIGITS[:11]}"),
     ("prefix only", "The bst-c- prefix marks canaries."),
     ("hex prose", "deadbeef cafe bad face 0123 4567"),
     ("wide gaps", "    ".join(DIGITS)),

@@ -72,7 +72,12 @@ async def test_clean_text_allows_with_one_result_per_scanner() -> None:
     """Every scanner runs on clean text and the text comes back unchanged."""
     verdict = await make_pipeline().run(Stage.INPUT, "Summarise this.", CTX)
     assert verdict.decision is Decision.ALLOW
-    assert [r.scanner for r in verdict.results] == ["prompt_size", "invisible_text", "secrets"]
+    assert [r.scanner for r in verdict.results] == [
+        "prompt_size",
+        "invisible_text",
+        "prompt_injection",
+        "secrets",
+    ]
     assert (verdict.text, verdict.reasons, verdict.score) == ("Summarise this.", (), 0.0)
 
 

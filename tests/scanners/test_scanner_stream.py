@@ -54,7 +54,12 @@ async def test_short_stream_is_released_at_finish() -> None:
     assert await guard.feed("world.") == ""
     assert await guard.finish() == "Hello, world."
     assert not guard.blocked
-    assert {r.scanner for r in guard.results} == {"canary", "system_prompt_leak", "secrets"}
+    assert {r.scanner for r in guard.results} == {
+        "canary",
+        "system_prompt_leak",
+        "secrets",
+        "markdown_exfil",
+    }
 
 
 async def test_block_stops_the_stream() -> None:

@@ -24,9 +24,10 @@ from bastion.errors import (
     PermissionDenied,
     RequestBlocked,
 )
-from bastion.gateway.assemble import assemble_messages
+from bastion.gateway.assemble import assemble_messages, gateway_system_message, needs_spotlight
 from bastion.gateway.interaction import ChatInput, Interaction, outcome_for
 from bastion.gateway.policies import PolicyStore, ResolvedPolicy
+from bastion.gateway.spotlight import Spotlight, generate_boundary, scan_role
 from bastion.scanners import Decision, Pipeline, ScanContext, Stage, StreamGuard, Verdict
 from bastion.settings import ModelConfig, Settings
 from bastion.upstream import UpstreamPool
@@ -58,6 +59,7 @@ class ChatService:
         audit: AuditLog,
         clock: Callable[[], datetime],
         canary: Callable[[], str],
+        boundary: Callable[[], str] = generate_boundary,
     ) -> None:
         self._settings = settings
         self._policies = policies
@@ -65,6 +67,7 @@ class ChatService:
         self._audit = audit
         self._clock = clock
         self._canary = canary
+        self._boundary = boundary
 
     # -- before the upstream ------------------------------------------------------
     async def prepare(self, it: Interaction, call: ChatInput) -> Prepared:
@@ -93,15 +96,21 @@ class ChatService:
             text = orjson.dumps(call.tools).decode()
             await self._check(it, resolved.pipeline, context, text, "tools", strict=True)
         canary = self._canary() if policy.canary else None
+        spotlight = (
+            Spotlight(self._boundary(), datamark=policy.datamark)
+            if needs_spotlight(policy, messages)
+            else None
+        )
         request = ChatRequest(
             model=model.target_model,
-            messages=assemble_messages(policy, messages, canary),
+            messages=assemble_messages(policy, messages, canary, spotlight),
             stream=call.stream,
             params=call.params,
             tools=call.tools,
             tool_choice=call.tool_choice,
         )
-        secrets = {"system_prompt": policy.system_prompt}
+        # The whole gateway message but the canary, which has its own scanner.
+        secrets = {"system_prompt": gateway_system_message(policy, None, spotlight)}
         if canary is not None:
             secrets["canary"] = canary
         context = ScanContext(
@@ -140,10 +149,12 @@ class ChatService:
         self, it: Interaction, resolved: ResolvedPolicy, messages: list[ChatMessage]
     ) -> list[ChatMessage]:
         out: list[ChatMessage] = []
+        untrusted = resolved.policy.untrusted_roles
         for index, message in enumerate(messages):
+            # Tool results and other untrusted roles get the indirect-injection profile.
             context = ScanContext(
                 stage=Stage.INPUT,
-                role=message.role,
+                role=scan_role(message.role, untrusted),
                 request_id=it.request_id,
                 tenant=it.principal.tenant_id,
             )

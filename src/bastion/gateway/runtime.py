@@ -15,6 +15,7 @@ from bastion.crypto.select import keyring_for
 from bastion.gateway.chat import ChatService
 from bastion.gateway.http import presented_key
 from bastion.gateway.policies import PolicyStore
+from bastion.gateway.spotlight import generate_boundary
 from bastion.identity import AuthCache, IdentityService, Principal
 from bastion.scanners import ScannerRegistry, default_registry, generate_canary
 from bastion.secrets import SecretStore
@@ -52,6 +53,7 @@ class Runtime:
         registry: ScannerRegistry | None = None,
         clock: Callable[[], datetime] = utc_now,
         canary: Callable[[], str] = generate_canary,
+        boundary: Callable[[], str] = generate_boundary,
     ) -> Runtime:
         engine = engine or make_engine(
             settings.database_url, sqlite_synchronous=settings.sqlite_synchronous
@@ -70,7 +72,7 @@ class Runtime:
             inline_max=1 if is_sqlite(engine) else 0,
         )
         upstreams = UpstreamPool()
-        chat = ChatService(settings, policies, upstreams, audit, clock, canary)
+        chat = ChatService(settings, policies, upstreams, audit, clock, canary, boundary)
         return cls(
             settings=settings,
             engine=engine,

@@ -5,6 +5,12 @@ response is blocked (``canary_leak``). The scanner looks for the token's 24 hex
 digits written plainly, in any case, spelled out with up to three separator, space
 or zero-width characters between characters (``b s t - c - 3 f ...``), reversed,
 hex-encoded, or base64-encoded (standard or URL-safe alphabet, any alignment).
+
+Part of the canary is a leak too: ``partial_chars`` (default 12; 0 turns it off)
+consecutive characters of it, in any disguise above but reversal (the reversed
+canary is caught whole): that many of its random digits, or the ``bst-c-`` prefix
+followed by enough leading digits to make that many characters (``bst-c-0f3a9b``).
+Base64 and hex runs are also decoded and searched the same way (``canary_partial``).
 """
 
 from __future__ import annotations
@@ -15,7 +21,8 @@ import secrets
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from bastion.scanners._options import check_keys
+from bastion.scanners._decode import decoded_runs
+from bastion.scanners._options import check_keys, int_option
 from bastion.scanners.base import Decision, Finding, ScanContext, ScanResult
 
 __all__ = ["CANARY_PREFIX", "CanaryScanner", "generate_canary"]
@@ -63,9 +70,18 @@ class CanaryScanner:
     max_match_chars = _MAX_MATCH
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
-        check_keys(self.name, options or {}, ())
+        opts = options or {}
+        check_keys(self.name, opts, ("partial_chars",))
+        self.partial_chars = int_option(self.name, opts, "partial_chars", 12, minimum=0)
+        if 0 < self.partial_chars < 10 or self.partial_chars > _HEX_CHARS:
+            raise ValueError(
+                f"{self.name}: option 'partial_chars' must be 0 (off) or 10 to {_HEX_CHARS}"
+            )
         hexd = "[0-9a-fA-F]"
         self._hex_runs = re.compile(rf"{hexd}(?:{_SEP}{{0,{_GAP}}}{hexd}){{{_HEX_CHARS - 1},}}")
+        # Shortest run a partial leak can be: the digits after a spelled-out prefix.
+        shortest = max(1, self.partial_chars - len(CANARY_PREFIX))
+        self._short_runs = re.compile(rf"{hexd}(?:{_SEP}{{0,{_GAP}}}{hexd}){{{shortest - 1},}}")
         self._prefix = re.compile(
             rf"[bB]{_SEP}{{0,{_GAP}}}[sS]{_SEP}{{0,{_GAP}}}[tT]{_SEP}{{0,{_GAP}}}"
             rf"[cC]{_SEP}{{0,{_GAP}}}\Z"
@@ -73,7 +89,7 @@ class CanaryScanner:
         self._hex_char = re.compile(hexd)
 
     def __repr__(self) -> str:
-        return "CanaryScanner()"
+        return f"CanaryScanner(partial_chars={self.partial_chars})"
 
     def scan(self, text: str, context: ScanContext) -> ScanResult:
         canary = context.secrets.get("canary")
@@ -89,8 +105,43 @@ class CanaryScanner:
         canary = canary.lower()
         digits = canary.removeprefix(CANARY_PREFIX)
         findings = [*self._hex_findings(text, canary, digits), *_b64_findings(text, canary)]
+        if self.partial_chars:
+            partial = self._partial_findings(text, digits)
+            findings.extend(
+                f for f in partial if not any(g.start <= f.start < g.end for g in findings)
+            )
         findings.sort(key=lambda f: (f.start, f.end))
         return tuple(findings)
+
+    def _partial_findings(self, text: str, digits: str) -> list[Finding]:
+        """Runs holding ``partial_chars`` of the canary, plainly or in a decoded run."""
+        found = self._partial_in(text, digits)
+        for start, end, decoded in decoded_runs(text, min_chars=self.partial_chars - 4):
+            if self._partial_in(decoded, digits):
+                found.append(Finding("canary_partial", start, end))
+        return found
+
+    def _partial_in(self, text: str, digits: str) -> list[Finding]:
+        size = self.partial_chars
+        lead = digits[: size - len(CANARY_PREFIX)]  # digits that follow a written prefix
+        grams = {digits[i : i + size] for i in range(len(digits) - size + 1)}
+        found: list[Finding] = []
+        for run in self._short_runs.finditer(text):
+            positions = [m.start() for m in self._hex_char.finditer(text, run.start(), run.end())]
+            compact = "".join(text[i] for i in positions).lower()
+            for at in range(len(compact)):
+                if compact[at : at + size] in grams:
+                    found.append(
+                        Finding("canary_partial", positions[at], positions[at + size - 1] + 1)
+                    )
+                    break
+                if compact.startswith(lead, at):
+                    start = self._extend_prefix(text, positions[at])
+                    if start < positions[at]:
+                        end = positions[at + len(lead) - 1] + 1
+                        found.append(Finding("canary_partial", start, end))
+                        break
+        return found
 
     def _hex_findings(self, text: str, canary: str, digits: str) -> list[Finding]:
         """Hex digits written plainly, spelled out, reversed or hex-encoded."""

@@ -7,21 +7,51 @@ words of it holding at least ``min_chars`` (default 30) word characters. Words a
 ``\\w+`` runs compared case-insensitively, so whitespace and punctuation do not
 matter; the character floor keeps eight short common words ("it is a ... of the")
 from counting. One finding per maximal run.
+
+Encodings do not hide a run: percent-escapes (``%20``), HTML entities (``&nbsp;``)
+and backslash escapes (``\\n``) count as spaces; compatibility forms (full-width
+letters, ligatures) are folded (NFKC); and when nothing is found in clear, the
+reversed text, base64 and hex runs and the percent-decoded text are searched too,
+each reported as one ``system_prompt_encoded`` finding over what was decoded.
 """
 
 from __future__ import annotations
 
 import re
 import string
-from collections.abc import Mapping
+import unicodedata
+from collections.abc import Iterator, Mapping
 from typing import Any
+from urllib.parse import unquote_plus
 
+from bastion.scanners._decode import decoded_runs
 from bastion.scanners._options import check_keys, int_option
 from bastion.scanners.base import Decision, Finding, ScanContext, ScanResult
 
 __all__ = ["SystemPromptLeakScanner"]
 
 _WORD_CHARS = string.ascii_letters + string.digits + "_"
+# Escapes that stand for punctuation or spaces: blanked out, keeping every offset.
+_ESCAPES = re.compile(
+    r"%[0-9A-Fa-f]{2}|&#?[0-9A-Za-z]{1,10};|\\(?:u[0-9A-Fa-f]{4}|x[0-9A-Fa-f]{2}|[nrtbf])"
+)
+
+
+def _blank_escapes(text: str) -> str:
+    if "%" not in text and "&" not in text and "\\" not in text:
+        return text
+    return _ESCAPES.sub(lambda m: " " * len(m.group()), text)
+
+
+def _nfkc(text: str) -> tuple[str, list[int]]:
+    """``text`` folded per character, and the original offset of each folded character."""
+    out: list[str] = []
+    where: list[int] = []
+    for i, char in enumerate(text):
+        folded = unicodedata.normalize("NFKC", char) if not char.isascii() else char
+        out.append(folded)
+        where.extend([i] * len(folded))
+    return "".join(out), where
 
 
 def _ascii_table() -> dict[int, int]:
@@ -62,15 +92,30 @@ class SystemPromptLeakScanner:
         return [m.group().lower() for m in self._word.finditer(text)]
 
     def find(self, text: str, prompt: str) -> tuple[Finding, ...]:
-        """Maximal spans of ``text`` that repeat a long run of ``prompt``."""
-        runs = self._runs(self._split(text), self._split(prompt))
-        if not runs:
-            return ()
-        matches = list(self._word.finditer(text))
-        return tuple(
-            Finding("system_prompt", matches[first].start(), matches[last].end())
-            for first, last in runs
-        )
+        """Maximal spans of ``text`` that repeat a long run of ``prompt``, clear or encoded."""
+        words = self._split(prompt)
+        clear = _blank_escapes(text)
+        where: list[int] | None = None
+        if not clear.isascii():
+            clear, where = _nfkc(clear)
+        runs = self._runs(self._split(clear), words)
+        if runs:
+            matches = list(self._word.finditer(clear))
+            spans = [(matches[first].start(), matches[last].end()) for first, last in runs]
+            if where is not None:
+                spans = [(where[s], where[e - 1] + 1) for s, e in spans]
+            return tuple(Finding("system_prompt", s, e) for s, e in spans)
+        for start, end, view in self._encoded_views(text):
+            if self._runs(self._split(_blank_escapes(view)), words):
+                return (Finding("system_prompt_encoded", start, end),)
+        return ()
+
+    def _encoded_views(self, text: str) -> Iterator[tuple[int, int, str]]:
+        """``(start, end, decoded)``: the text reversed, decoded runs, percent-decoded."""
+        yield 0, len(text), text[::-1]
+        yield from decoded_runs(text, min_chars=self.min_chars)
+        if "%" in text:
+            yield 0, len(text), unquote_plus(text)
 
     def _runs(self, words: list[str], prompt: list[str]) -> list[tuple[int, int]]:
         """Word-index ranges ``(first, last)`` of ``words`` shared with ``prompt``."""

@@ -11,6 +11,8 @@ from typing import Any
 
 from bastion.scanners.base import AsyncScanner, Scanner
 from bastion.scanners.canary import CanaryScanner
+from bastion.scanners.exfil import MarkdownExfilScanner
+from bastion.scanners.injection.scanner import PromptInjectionScanner
 from bastion.scanners.invisible import InvisibleTextScanner
 from bastion.scanners.leak import SystemPromptLeakScanner
 from bastion.scanners.secrets import SecretsScanner
@@ -62,6 +64,8 @@ def default_registry() -> ScannerRegistry:
     registry = ScannerRegistry()
     registry.register(CanaryScanner.name, CanaryScanner)
     registry.register(InvisibleTextScanner.name, InvisibleTextScanner)
+    registry.register(MarkdownExfilScanner.name, MarkdownExfilScanner)
+    registry.register(PromptInjectionScanner.name, PromptInjectionScanner)
     registry.register(PromptSizeScanner.name, PromptSizeScanner)
     registry.register(SecretsScanner.name, SecretsScanner)
     registry.register(SystemPromptLeakScanner.name, SystemPromptLeakScanner)

@@ -12,7 +12,11 @@ Its reply depends only on the last user message (text parts joined):
   above" (any case): it replies with its whole system prompt verbatim (all system
   messages, or Anthropic's ``system``, joined by newlines), i.e. it leaks any canary.
 * ``ECHO:<text>``: replies exactly ``<text>`` (make the "model" say any secret or link);
-  ``{SYSTEM}`` in ``<text>`` (or in TOOL arguments) becomes its system prompt.
+  ``{SYSTEM}`` in ``<text>`` (or in TOOL arguments) becomes its system prompt, and
+  in ``<text>`` ``{SYSTEM_URL}``/``{SYSTEM_B64}`` its percent-/base64-encoding,
+  ``{CANARY}``/``{CANARY_HEAD}``/``{CANARY_B64}``/``{CANARY_HEX}`` the canary in
+  it, plain, its first 14 characters, or encoded
+  (a hijacked model smuggling secrets into a markdown image, for instance).
 * ``B64:<base64>``: replies with the decoded text (an encoded secret slips past input
   scanning and comes out in clear: what output scanning is for).
 * ``TOOL:<name>:<json args>``: answers with one tool call.
@@ -20,7 +24,10 @@ Its reply depends only on the last user message (text parts joined):
 * ``FAIL:<status>``: answers that HTTP status with a provider-shaped error body whose
   message quotes the prompt (so tests can check the gateway never relays it).
 * ``GARBAGE``: answers 200 with invalid JSON (or an invalid SSE data line).
-* If the conversation ends with a tool result: ``Tool said: <result>``.
+* If the conversation ends with a tool result: ``Tool said: <result>``, the result
+  read the way a model reads spotlighted content (boundary and datamarks removed).
+  A result containing ``OBEY:<directive>`` hijacks it: it follows the directive as
+  if the user had sent it (an indirect prompt injection that always works).
 
 With ``n > 1`` (OpenAI) choice 0 is the reply and choice ``i`` is ``[i] `` + the reply.
 Streams cut text and tool arguments into ``chunk_chars`` pieces (default 3), so any
@@ -259,13 +266,16 @@ class ScriptedUpstream:
         )
         await response.prepare(request)
         size = self.wire_chunk_bytes
-        for event in events:
-            if size:
-                for start in range(0, len(event), size):
-                    await response.write(event[start : start + size])
-            else:
-                await response.write(event)
-        await response.write_eof()
+        try:
+            for event in events:
+                if size:
+                    for start in range(0, len(event), size):
+                        await response.write(event[start : start + size])
+                else:
+                    await response.write(event)
+            await response.write_eof()
+        except ConnectionResetError:
+            pass  # the gateway hung up (it stopped the stream): nothing more to send
         return response
 
     @classmethod

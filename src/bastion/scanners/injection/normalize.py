@@ -1,0 +1,232 @@
+"""Evasion normalization: one canonical text for rules and the classifier.
+
+:func:`normalize` undoes the tricks that hide an instruction from a naive matcher
+while a model still reads it. One pass applies, in order:
+
+1. Unicode tag characters (U+E0020-E007E) are decoded to the ASCII they spell (they
+   smuggle text invisibly); the rest of the tag block is dropped.
+2. Invisible characters are dropped: controls, zero-width and bidi characters, the
+   soft hyphen, fillers, variation selectors and combining diacritics (Zalgo text;
+   NFKC has already composed the ordinary accented letters).
+3. Unicode NFKC: fullwidth, mathematical alphanumerics, ligatures and other
+   compatibility forms become plain letters.
+4. Markup: HTML/XML comment delimiters and tags go (inline tags such as ``<b>`` join
+   their neighbours, others become a space, attribute values are kept as text), any
+   leftover ``<``/``>`` becomes a space, and markdown emphasis and code-fence
+   characters (``*``, ``~``, backticks) are removed; code stays as text.
+5. Confusables: Cyrillic, Greek and a few Latin-extension homoglyphs become the Latin
+   letter they imitate, in words that mix them with Latin or consist only of
+   homoglyphs (genuine Russian or Greek words keep their letters). The table is a
+   hand-picked subset of the Unicode confusables data (``confusables.txt``, UTS #39)
+   for letters that render identically in common fonts.
+6. Spacing tricks: three or more single letters split by one repeated separator
+   (``i g n o r e``, ``i.g.n.o.r.e``, ``i-g-n-o-r-e``) are joined; a word split by
+   one hyphen (``ig-nore``) is joined, a chain of hyphens becomes spaces.
+7. Leetspeak: in tokens of three or more characters that mix letters with digits or
+   ``@``/``$``, ``1 3 4 0 5 7 @ $`` become ``i e a o s t a s``; ``2024`` and ``v1.2``
+   stay.
+8. Runs of three or more of the same letter collapse to one (``ignooore``).
+9. Whitespace: runs become one space, or one newline when they hold a newline.
+
+The pass is repeated until nothing changes (at most :data:`_MAX_PASSES` times), so
+``normalize(normalize(x)) == normalize(x)``. Every step is a linear regex or
+translate; callers bound the input (the scanner normalizes windows).
+
+:func:`skeleton` is the form rules match on: lowercase, letters and digits only,
+single spaces. :func:`unhide` is steps 1-3 only, the text payload decoders read.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from types import MappingProxyType
+
+__all__ = ["compact", "normalize", "skeleton", "unhide"]
+
+_MAX_PASSES = 6
+
+# Step 1: tag characters spell ASCII; the others of the block carry nothing.
+_TAGS = MappingProxyType(
+    {
+        cp: (chr(cp - 0xE0000) if 0xE0020 <= cp <= 0xE007E else None)
+        for cp in range(0xE0000, 0xE0080)
+    }
+)
+_TAG_RE = re.compile("[\U000e0000-\U000e007f]")
+
+# Step 2: characters that render as nothing (or only decorate the previous letter).
+_INVISIBLE_RE = re.compile(
+    "["
+    "\x00-\x08\x0e-\x1f\x7f-\x9f"  # controls other than whitespace
+    "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f"
+    "\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufffb"
+    "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"  # combining marks
+    "\U0001d173-\U0001d17a\U000e0000-\U000e0fff"
+    "]+"
+)
+
+# Step 4: markup.
+_INLINE_TAGS = frozenset(
+    [
+        "a",
+        "abbr",
+        "b",
+        "bdi",
+        "bdo",
+        "big",
+        "cite",
+        "code",
+        "del",
+        "dfn",
+        "em",
+        "font",
+        "i",
+        "ins",
+        "kbd",
+        "mark",
+        "q",
+        "s",
+        "samp",
+        "small",
+        "span",
+        "strike",
+        "strong",
+        "sub",
+        "sup",
+        "tt",
+        "u",
+        "var",
+        "wbr",
+    ]
+)
+_COMMENT_RE = re.compile(r"<!--|--!?>")
+_TAG_RE_MARKUP = re.compile(
+    r"<(/?)([A-Za-z][A-Za-z0-9:_-]{0,40})([^<>]{0,400})>|<[!?][^<>]{0,400}>"
+)
+_QUOTED_RE = re.compile(r"\"([^\"]*)\"|'([^']*)'")
+_ANGLE_RE = re.compile(r"[<>]+")
+_MARKDOWN_RE = re.compile(r"[*~`]+")
+
+# Step 5: homoglyphs (subset of confusables.txt; see the module docstring).
+_CONFUSABLES = MappingProxyType(
+    str.maketrans(
+        # Cyrillic lower, Cyrillic upper, Greek lower, Greek upper, Latin extensions.
+        "аеорсухіјѕһԁԛԝӏɡνοαιкυχАВЕКМНОРСТХУІЈЅԜΑΒΕΖΗΙΚΜΝΟΡΤΥΧıɩƖǀ",
+        "aeopcyxijshdqwlgvoaikuxABEKMHOPCTXYIJSWABEZHIKMNOPTYXiill",
+    )
+)
+_CONFUSABLE_KEYS = frozenset(chr(k) for k in _CONFUSABLES)
+_WORD_RE = re.compile(r"[^\W\d_]+")
+
+# Step 6: spacing tricks.
+_SPACED_RE = re.compile(
+    r"(?<![^\W_])[^\W\d_]( {1,3}|[.\-_·/|,+])(?:[^\W\d_]\1){1,}[^\W\d_](?![^\W_])"
+)
+_HYPHENATED_RE = re.compile(r"(?<![^\W\d_])[^\W\d_]++(?:-[^\W\d_]++)+")
+
+# Step 7: leetspeak, only in tokens that mix letters with leet characters.
+_LEET_CHAR_RE = re.compile(r"[0134570@$][A-Za-z]|[A-Za-z][0134570@$]")
+_LEET = MappingProxyType(str.maketrans("134057@$", "ieaostas"))
+_LEET_TOKEN_RE = re.compile(
+    r"(?<![A-Za-z0-9@$])(?=[A-Za-z0-9@$]*[0134570@$])(?=[A-Za-z0-9@$]*[A-Za-z])"
+    r"[A-Za-z0-9@$]{3,}(?![A-Za-z0-9@$])"
+)
+
+# Steps 8-9.
+_REPEAT_RE = re.compile(r"([^\W\d_])\1{2,}")
+_HSPACE_RE = re.compile(r"[^\S\n]+")
+_NEWLINES_RE = re.compile(r" ?(?:\n ?)+")
+
+# Skeleton.
+_NON_ALNUM_RE = re.compile(r"[\W_]+")
+
+
+def unhide(text: str) -> str:
+    """Steps 1-3: decode tag characters, drop invisible characters, apply NFKC."""
+    if text.isascii():
+        return _INVISIBLE_RE.sub("", text) if _has_controls(text) else text
+    if _TAG_RE.search(text) is not None:
+        text = text.translate(_TAGS)
+    text = _INVISIBLE_RE.sub("", text)
+    if not unicodedata.is_normalized("NFKC", text):
+        text = _INVISIBLE_RE.sub("", unicodedata.normalize("NFKC", text))
+    return text
+
+
+def normalize(text: str) -> str:
+    """The canonical text (see the module docstring); idempotent."""
+    for _ in range(_MAX_PASSES):
+        out = _pass(text)
+        if out == text:
+            break
+        text = out
+    return text
+
+
+def skeleton(normalized: str) -> str:
+    """Lowercase letters and digits separated by single spaces."""
+    return _NON_ALNUM_RE.sub(" ", normalized.lower()).strip()
+
+
+def compact(skel: str) -> str:
+    """The skeleton without spaces: catches words split or run together."""
+    return skel.replace(" ", "")
+
+
+def _has_controls(text: str) -> bool:
+    return _INVISIBLE_RE.search(text) is not None
+
+
+def _pass(text: str) -> str:
+    text = unhide(text)
+    if "<" in text or ">" in text:
+        text = _COMMENT_RE.sub(" ", text)
+        text = _TAG_RE_MARKUP.sub(_tag_replacement, text)
+        text = _ANGLE_RE.sub(" ", text)
+    if "*" in text or "~" in text or "`" in text:
+        text = _MARKDOWN_RE.sub("", text)
+    if not text.isascii():
+        text = _WORD_RE.sub(_unconfuse, text)
+    text = _SPACED_RE.sub(_join_spaced, text)
+    if "-" in text:
+        text = _HYPHENATED_RE.sub(_join_hyphenated, text)
+    if _LEET_CHAR_RE.search(text) is not None:
+        text = _LEET_TOKEN_RE.sub(_unleet, text)
+    text = _REPEAT_RE.sub(r"\1", text)
+    text = _NEWLINES_RE.sub("\n", _HSPACE_RE.sub(" ", text)).strip()
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+    return text
+
+
+def _tag_replacement(match: re.Match[str]) -> str:
+    name = (match.group(2) or "").lower()
+    attrs = match.group(3) or ""
+    values = [a or b for a, b in _QUOTED_RE.findall(attrs)]
+    kept = " ".join(v for v in values if v.strip())
+    if kept:
+        return f" {kept} "
+    return "" if name in _INLINE_TAGS else " "
+
+
+def _unconfuse(match: re.Match[str]) -> str:
+    word = match.group()
+    if word.isascii():
+        return word
+    if any(c.isascii() for c in word) or all(c in _CONFUSABLE_KEYS for c in word):
+        return word.translate(_CONFUSABLES)
+    return word
+
+
+def _join_spaced(match: re.Match[str]) -> str:
+    return match.group().replace(match.group(1), "")
+
+
+def _join_hyphenated(match: re.Match[str]) -> str:
+    token = match.group()
+    return token.replace("-", "") if token.count("-") == 1 else token.replace("-", " ")
+
+
+def _unleet(match: re.Match[str]) -> str:
+    return match.group().translate(_LEET)
