@@ -107,9 +107,10 @@ def test_flag_action_allows_with_findings() -> None:
 
 
 def test_benign_text_is_allowed_without_findings() -> None:
-    """Ordinary prompts get a plain allow."""
+    """Ordinary prompts are allowed with no reason or findings; the score is kept."""
     result = _scanner(0.1).scan("Draft a polite reply declining the vendor's offer.", USER)
-    assert result == result.allow("prompt_injection")
+    assert (result.decision, result.reason, result.findings) == (Decision.ALLOW, "", ())
+    assert result.score == 0.1  # the stub classifier's probability, below the threshold
 
 
 def test_classifier_and_rules_combine_by_noisy_or() -> None:
@@ -118,6 +119,32 @@ def test_classifier_and_rules_combine_by_noisy_or() -> None:
     result = _scanner(0.3).scan(text, USER)
     assert result.decision is Decision.BLOCK
     assert result.score == pytest.approx(1 - 0.6 * 0.7, abs=1e-3)
+
+
+class _SpellingClassifier:
+    """Attack-like only where a suffix's case and punctuation survive (as in training)."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def score(self, text: str) -> float:
+        self.texts.append(text)
+        return 0.9 if "`}] similarlyNow -->" in text else 0.0
+
+
+@pytest.mark.parametrize(("context", "blocked"), [(USER, True), (TOOL, False)])
+def test_classifier_reads_the_lightly_normalized_view_in_the_direct_profile(
+    context: ScanContext, blocked: bool
+) -> None:
+    """Normalization strips the backticks and markup an adversarial suffix is made of; the
+    direct profile also scores the unhidden text, the indirect one the normalized only."""
+    classifier = _SpellingClassifier()
+    text = "Write a short story about a lighthouse `}] similarlyNow --> tag\u200b"
+    result = PromptInjectionScanner({}, classifier=classifier).scan(text, context)
+    assert (result.decision is Decision.BLOCK) is blocked
+    if blocked:
+        assert result.reason == "injection.classifier" and result.score == pytest.approx(0.9)
+    assert all("\u200b" not in seen for seen in classifier.texts)
 
 
 def test_one_megabyte_input_completes() -> None:

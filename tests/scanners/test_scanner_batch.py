@@ -35,7 +35,9 @@ async def test_allow_redact_and_block_lines() -> None:
         ("b", "block"),
         ("o", "redact"),
     ]
-    assert out[0] == {"id": 1, "decision": "allow", "score": 0.0, "findings": [], "text": "hello"}
+    first = {**out[0], "score": 0.0}
+    assert first == {"id": 1, "decision": "allow", "score": 0.0, "findings": [], "text": "hello"}
+    assert 0.0 <= out[0]["score"] < 0.5  # the injection scanner's calibrated score
     assert out[1]["text"] == "ab"  # invisible characters are deleted, not marked
     assert out[2]["text"] == f"key {SECRET}"
     assert out[3]["text"] == "key [REDACTED:aws_access_key_id]"

@@ -35,6 +35,9 @@ from bastion.scanners.base import (
 from bastion.scanners.redact import redact
 from bastion.scanners.registry import ScannerRegistry
 
+# Texts at least this long are scanned off the event loop (about 2 ms of scanning).
+OFFLOAD_CHARS = 8192
+
 __all__ = ["Pipeline", "Verdict", "build_pipeline"]
 
 
@@ -110,7 +113,12 @@ class Pipeline:
     async def run(self, stage: Stage, text: str, context: ScanContext) -> Verdict:
         results: list[ScanResult] = []
         for scanner, is_sync in self._plans[stage]:
-            if is_sync:
+            if is_sync and len(text) >= OFFLOAD_CHARS:
+                # Long texts (documents, tool results) would hold the event loop for
+                # milliseconds: scan them on a worker thread so other requests go on.
+                sync = cast(Scanner, scanner)
+                result = await asyncio.to_thread(self._run_sync, sync, text, context)
+            elif is_sync:
                 result = self._run_sync(cast(Scanner, scanner), text, context)
             else:
                 result = await self._run_async(cast(AsyncScanner, scanner), text, context)

@@ -41,6 +41,11 @@ _HEX_RE = re.compile(
     r"|(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}[ :]){5,}[0-9A-Fa-f]{2}(?![0-9A-Fa-f])"
 )
 _HEX_ONLY_RE = re.compile(r"[0-9A-Fa-f]+")
+# Necessary conditions for a _HEX_RE match, far cheaper to scan for: 16 hex digits in a
+# row, or three separators around two byte pairs (the spaced form); ``\x`` is a
+# substring test.
+_HEX_RUN_PRE_RE = re.compile(r"[0-9A-Fa-f]{16}")
+_HEX_SEP_PRE_RE = re.compile(r"[ :][0-9A-Fa-f]{2}[ :][0-9A-Fa-f]{2}[ :]")
 _HEX_STRIP_RE = re.compile(r"\\x|[ :]")
 _PERCENT_RE = re.compile(r"%[0-9A-Fa-f]{2}")
 _ENTITY_RE = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z]{2,8});")
@@ -139,7 +144,7 @@ def _from_hex(token: str) -> str | None:
 
 def _common_words(text: str) -> tuple[int, int]:
     words = _ALPHA_WORD_RE.findall(text.lower())
-    return sum(w in _COMMON for w in words), len(words)
+    return sum(map(_COMMON.__contains__, words)), len(words)
 
 
 def _reads_better(before: int, candidate: str) -> bool:
@@ -196,10 +201,15 @@ class PayloadDecoder:
             decoded = _from_base64(match.group())
             if decoded is not None:
                 yield "base64", match.start(), match.end(), decoded
-        for match in _HEX_RE.finditer(text):
-            decoded = _from_hex(match.group())
-            if decoded is not None:
-                yield "hex", match.start(), match.end(), decoded
+        if (
+            "\\x" in text
+            or _HEX_RUN_PRE_RE.search(text) is not None
+            or _HEX_SEP_PRE_RE.search(text) is not None
+        ):
+            for match in _HEX_RE.finditer(text):
+                decoded = _from_hex(match.group())
+                if decoded is not None:
+                    yield "hex", match.start(), match.end(), decoded
         if "%" in text and len(_PERCENT_RE.findall(text, 0, 4096)) >= _MIN_ESCAPES:
             decoded = unquote(text)
             if decoded != text:

@@ -117,6 +117,7 @@ _CONFUSABLES = MappingProxyType(
     )
 )
 _CONFUSABLE_KEYS = frozenset(chr(k) for k in _CONFUSABLES)
+_CONFUSABLE_CHAR_RE = re.compile("[" + re.escape("".join(sorted(_CONFUSABLE_KEYS))) + "]")
 _WORD_RE = re.compile(r"[^\W\d_]+")
 
 # Step 6: spacing tricks.
@@ -124,9 +125,13 @@ _SPACED_RE = re.compile(
     r"(?<![^\W_])[^\W\d_]( {1,3}|[.\-_·/|,+])(?:[^\W\d_]\1){1,}[^\W\d_](?![^\W_])"
 )
 _HYPHENATED_RE = re.compile(r"(?<![^\W\d_])[^\W\d_]++(?:-[^\W\d_]++)+")
+# Prechecks (each a necessary condition for the step's pattern, and cheap: they start
+# with a literal or a rare character class, so the regex engine skips ahead in C).
+_SPACED_PRE_RE = re.compile(r"[ .\-_·/|,+][^\W\d_] {0,2}[ .\-_·/|,+][^\W\d_](?![^\W_])")
+_HYPHEN_HIT_RE = re.compile(r"-(?<=[^\W\d_]-)(?=[^\W\d_])")
 
 # Step 7: leetspeak, only in tokens that mix letters with leet characters.
-_LEET_CHAR_RE = re.compile(r"[0134570@$][A-Za-z]|[A-Za-z][0134570@$]")
+_LEET_CHAR_RE = re.compile(r"[0134570@$](?:(?<=[A-Za-z][0134570@$])|(?=[A-Za-z]))")
 _LEET = MappingProxyType(str.maketrans("134057@$", "ieaostas"))
 _LEET_TOKEN_RE = re.compile(
     r"(?<![A-Za-z0-9@$])(?=[A-Za-z0-9@$]*[0134570@$])(?=[A-Za-z0-9@$]*[A-Za-z])"
@@ -135,17 +140,27 @@ _LEET_TOKEN_RE = re.compile(
 
 # Steps 8-9.
 _REPEAT_RE = re.compile(r"([^\W\d_])\1{2,}")
+_REPEAT_ASCII_PRE_RE = re.compile(r"([A-Za-z])\1\1")
+_REPEAT_OTHER_PRE_RE = re.compile(r"([^\x00-\x7f])\1\1")
+_ODD_SPACE_RE = re.compile(r"[^\S \n]")
 _HSPACE_RE = re.compile(r"[^\S\n]+")
 _NEWLINES_RE = re.compile(r" ?(?:\n ?)+")
 
 # Skeleton.
 _NON_ALNUM_RE = re.compile(r"[\W_]+")
+_ASCII_NON_ALNUM = MappingProxyType(
+    str.maketrans({chr(c): " " for c in range(128) if not chr(c).isalnum()})
+)
 
 
 def unhide(text: str) -> str:
     """Steps 1-3: decode tag characters, drop invisible characters, apply NFKC."""
+    if not _has_controls(text):  # the invisible class covers the tag block too
+        if text.isascii() or unicodedata.is_normalized("NFKC", text):
+            return text
+        return _INVISIBLE_RE.sub("", unicodedata.normalize("NFKC", text))
     if text.isascii():
-        return _INVISIBLE_RE.sub("", text) if _has_controls(text) else text
+        return _INVISIBLE_RE.sub("", text)
     if _TAG_RE.search(text) is not None:
         text = text.translate(_TAGS)
     text = _INVISIBLE_RE.sub("", text)
@@ -166,7 +181,10 @@ def normalize(text: str) -> str:
 
 def skeleton(normalized: str) -> str:
     """Lowercase letters and digits separated by single spaces."""
-    return _NON_ALNUM_RE.sub(" ", normalized.lower()).strip()
+    lowered = normalized.lower()
+    if lowered.isascii():  # same result, without a regex pass
+        return " ".join(lowered.translate(_ASCII_NON_ALNUM).split())
+    return _NON_ALNUM_RE.sub(" ", lowered).strip()
 
 
 def compact(skel: str) -> str:
@@ -186,18 +204,76 @@ def _pass(text: str) -> str:
         text = _ANGLE_RE.sub(" ", text)
     if "*" in text or "~" in text or "`" in text:
         text = _MARKDOWN_RE.sub("", text)
-    if not text.isascii():
+    if not text.isascii() and _CONFUSABLE_CHAR_RE.search(text) is not None:
         text = _WORD_RE.sub(_unconfuse, text)
-    text = _SPACED_RE.sub(_join_spaced, text)
+    if _SPACED_PRE_RE.search(text) is not None:
+        text = _SPACED_RE.sub(_join_spaced, text)
     if "-" in text:
-        text = _HYPHENATED_RE.sub(_join_hyphenated, text)
+        text = _join_hyphens(text)
     if _LEET_CHAR_RE.search(text) is not None:
         text = _LEET_TOKEN_RE.sub(_unleet, text)
-    text = _REPEAT_RE.sub(r"\1", text)
-    text = _NEWLINES_RE.sub("\n", _HSPACE_RE.sub(" ", text)).strip()
+    if _REPEAT_ASCII_PRE_RE.search(text) is not None or (
+        not text.isascii() and _REPEAT_OTHER_PRE_RE.search(text) is not None
+    ):
+        text = _REPEAT_RE.sub(r"\1", text)
+    if _irregular_space(text):
+        text = _collapse_space(text)
     if not text.isascii():
         text = unicodedata.normalize("NFKC", text)
     return text
+
+
+def _irregular_space(text: str) -> bool:
+    """Whether step 9 would change ``text`` (C-speed substring tests first)."""
+    return (
+        "  " in text
+        or " \n" in text
+        or "\n " in text
+        or "\n\n" in text
+        or text[:1].isspace()
+        or text[-1:].isspace()
+        or _ODD_SPACE_RE.search(text) is not None
+    )
+
+
+def _collapse_space(text: str) -> str:
+    """``_NEWLINES_RE.sub("\\n", _HSPACE_RE.sub(" ", text)).strip()``, with line splits:
+    once horizontal runs are single spaces, the newline step drops the space at either
+    end of each line and the empty lines."""
+    if _ODD_SPACE_RE.search(text) is not None or "  " in text:
+        text = _HSPACE_RE.sub(" ", text)
+    if "\n" not in text:
+        return text.strip(" ")
+    return "\n".join(line for line in (raw.strip(" ") for raw in text.split("\n")) if line)
+
+
+def _is_letter(char: str) -> bool:
+    """``[^\\W\\d_]`` for one character."""
+    return char.isalnum() and not char.isdecimal()
+
+
+def _join_hyphens(text: str) -> str:
+    """``_HYPHENATED_RE.sub(_join_hyphenated, text)``, visiting only letter-hyphen-letter
+    spots: each chain is matched from the start of the letter run before its first
+    hyphen, which is where a left-to-right scan would find it."""
+    parts: list[str] = []
+    last = 0
+    for hit in _HYPHEN_HIT_RE.finditer(text):
+        if hit.start() < last:
+            continue  # inside the chain just joined
+        start = hit.start()
+        while start > last and _is_letter(text[start - 1]):
+            start -= 1
+        chain = _HYPHENATED_RE.match(text, start)
+        if chain is None:  # pragma: no cover - the hit guarantees a chain
+            continue
+        parts.append(text[last:start])
+        parts.append(_join_hyphenated(chain))
+        last = chain.end()
+    if not parts:
+        return text
+    parts.append(text[last:])
+    return "".join(parts)
 
 
 def _tag_replacement(match: re.Match[str]) -> str:

@@ -15,6 +15,13 @@ words, single spaces: most rules), ``compact`` (the skeleton without spaces: wor
 split or run together) or ``lowered`` (the unhidden text, lowercased, punctuation
 kept: turn markers). A rule runs only when one of its ``gates`` occurs in the compact
 view, a substring test in C, so benign text pays for a handful of ``in`` checks.
+Gates are loose (they nearly always pass on long text), so each rule also carries
+``needs``: sets of literal strings derived from its pattern at compile time, such
+that every match contains one string of each set (``ignore |disregard |...``). A
+rule whose ``needs`` are absent from its view cannot match and is skipped. When every
+match begins with one of a few strings (``starts``: ``igno``, ``disr``, ...), the
+pattern is tried only where those occur instead of at every position. Both only save
+work: the hits, weights and matched phrases are those of a plain ``search``.
 Patterns use bounded repetition only (``(?:\\w+ ){0,3}``), never nested quantifiers.
 
 A rule's ``weight`` is the probability that text it matches is an attack; strong
@@ -24,9 +31,10 @@ they need corroboration (another rule or the classifier) to reach a threshold.
 
 from __future__ import annotations
 
+import importlib
 import re
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from bastion.scanners.injection._rule_table import RULE_TABLE, RuleSpec
 
@@ -65,6 +73,8 @@ class Rule:
     gates: tuple[str, ...]
     profiles: frozenset[str]
     pattern: re.Pattern[str] = field(repr=False)
+    needs: tuple[tuple[str, ...], ...] = field(default=(), repr=False)
+    starts: tuple[str, ...] = field(default=(), repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,14 +87,253 @@ class RuleHit:
     phrase: str = field(repr=False)
 
 
+# -- required literals -------------------------------------------------------------
+# The regex parser of the standard library (``re._parser``; ``sre_parse`` warns on
+# import since 3.11). If it is missing or changes shape, rules get no ``needs`` or
+# ``starts`` and run exactly as before.
+_CAP = 48  # largest set of alternative strings tracked for one piece of a pattern
+_MAX_STARTS = 24  # largest set of strings a match may start with that is worth finding
+# Start strings are cut to this many characters: fewer, shorter strings to look for
+# (one pass over the text each) at the price of more candidate positions.
+_START_CHARS = 4
+try:
+    _P: Any = importlib.import_module("re._parser")
+    _C: Any = importlib.import_module("re._constants")
+    _REP: tuple[Any, ...] = tuple(
+        getattr(_C, name)
+        for name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT")
+        if hasattr(_C, name)
+    )
+except ImportError:  # pragma: no cover - other interpreters
+    _P = None
+
+
+class _UnsafeError(Exception):
+    """A case-insensitive group: literal tests would not be exact."""
+
+
+def _finite(items: Any) -> frozenset[str] | None:
+    """Every string the sequence ``items`` matches, if that is a small finite set."""
+    out: set[str] = {""}
+    for item in items:
+        part = _finite_item(item)
+        if part is None:
+            return None
+        out = {a + b for a in out for b in part}
+        if len(out) > _CAP:
+            return None
+    return frozenset(out)
+
+
+def _finite_item(item: Any) -> frozenset[str] | None:
+    """Every string one parsed node matches (zero-width ones: ``""``), or None."""
+    op, av = item
+    if op is _C.LITERAL:
+        return frozenset((chr(av),))
+    if op is _C.AT or op is _C.ASSERT or op is _C.ASSERT_NOT:
+        return frozenset(("",))  # zero-width: consumes nothing
+    if op is _C.IN:
+        chars: set[str] = set()
+        for sop, sav in av:
+            if sop is _C.LITERAL:
+                chars.add(chr(sav))
+            elif sop is _C.RANGE and sav[1] - sav[0] < 8:
+                chars.update(chr(c) for c in range(sav[0], sav[1] + 1))
+            else:
+                return None
+        return frozenset(chars)
+    if op is _C.SUBPATTERN:
+        _check_flags(av)
+        return _finite(av[3])
+    if op is _C.BRANCH:
+        out: set[str] = set()
+        for alt in av[1]:
+            part = _finite(alt)
+            if part is None:
+                return None
+            out |= part
+        return frozenset(out) if len(out) <= _CAP else None
+    if op in _REP:
+        lo, hi, sub = av
+        if hi > 2:
+            return None
+        part = _finite(sub)
+        if part is None:
+            return None
+        out = set()
+        cur: set[str] = {""}
+        for n in range(hi + 1):
+            if n >= lo:
+                out |= cur
+            cur = {a + b for a in cur for b in part}
+        return frozenset(out) if len(out) <= _CAP else None
+    return None
+
+
+def _check_flags(av: Any) -> None:
+    if av[1] & re.IGNORECASE:
+        raise _UnsafeError
+
+
+def _score(s: frozenset[str]) -> tuple[int, int, int]:
+    """How good a required set is as a filter: long strings (rarer), few of them."""
+    n = min(len(x) for x in s)
+    return (min(n, 6), -len(s), n)
+
+
+def _required(items: Any) -> frozenset[str] | None:
+    """A set of strings one of which every match of ``items`` contains, or None."""
+    found = _candidates(items)
+    return max(found, key=_score) if found else None
+
+
+def _candidates(items: Any) -> list[frozenset[str]]:
+    """Sets of strings, each necessary: every match of ``items`` contains one of each set."""
+    best: list[frozenset[str]] = []
+    segs: list[frozenset[str]] = []
+
+    def offer(c: frozenset[str] | None) -> None:
+        if c and "" not in c:
+            best.append(c)
+
+    for item in items:
+        fin = _finite_item(item)
+        if fin is None:
+            for seg in segs:
+                offer(seg)
+            segs = []
+            offer(_required_item(item))
+            continue
+        grown: list[frozenset[str]] = []
+        for seg in segs:
+            offer(seg)
+            nxt = frozenset(a + b for a in seg for b in fin)
+            if len(nxt) <= _CAP:
+                grown.append(nxt)
+        grown.append(fin)
+        segs = grown
+    for seg in segs:
+        offer(seg)
+    return best
+
+
+def _required_item(item: Any) -> frozenset[str] | None:
+    """A required set of one node whose language is not small and finite."""
+    op, av = item
+    if op is _C.SUBPATTERN:
+        _check_flags(av)
+        return _required(av[3])
+    if op is _C.BRANCH:
+        out: set[str] = set()
+        for alt in av[1]:
+            part = _required(alt)
+            if part is None:
+                return None
+            out |= part
+        return frozenset(out)
+    if op in _REP and av[0] >= 1:
+        return _required(av[2])
+    return None  # optional, lookaround, class, back-reference: requires nothing
+
+
+def _prefix(items: Any) -> frozenset[str] | None:
+    """Strings one of which every match of ``items`` starts with, or None."""
+    out: frozenset[str] = frozenset(("",))
+    for item in items:
+        fin = _finite_item(item)
+        if fin is None:
+            if out == {""}:
+                return _prefix_item(item)
+            break
+        if all(len(a) >= _START_CHARS for a in out):
+            break
+        grown = frozenset((a + b)[:_START_CHARS] for a in out for b in fin)
+        if len(grown) > _MAX_STARTS:
+            break
+        out = grown
+    return None if "" in out else out
+
+
+def _prefix_item(item: Any) -> frozenset[str] | None:
+    op, av = item
+    if op is _C.SUBPATTERN:
+        _check_flags(av)
+        return _prefix(av[3])
+    if op is _C.BRANCH:
+        out: set[str] = set()
+        for alt in av[1]:
+            part = _prefix(alt)
+            if part is None:
+                return None
+            out |= part
+        return frozenset(out) if len(out) <= _MAX_STARTS else None
+    if op in _REP and av[0] >= 1:
+        return _prefix(av[2])
+    return None
+
+
+def match_starts(pattern: re.Pattern[str]) -> tuple[str, ...]:
+    """Strings one of which every match of ``pattern`` begins with, none containing
+    another (``()`` when unknown: the rule is searched for everywhere)."""
+    if _P is None or pattern.flags & re.IGNORECASE:
+        return ()
+    try:
+        found = _prefix(_P.parse(pattern.pattern, pattern.flags))
+    except Exception:  # an unknown parse tree: no shortcut, same results
+        return ()
+    if not found:
+        return ()
+    return _shortest(frozenset(s[:_START_CHARS] for s in found), str.startswith)
+
+
+def required_literals(pattern: re.Pattern[str]) -> tuple[tuple[str, ...], ...]:
+    """Up to two sets of strings such that every match of ``pattern`` contains one
+    string of each set (``()`` when none is known: the rule always runs)."""
+    if _P is None or pattern.flags & re.IGNORECASE:
+        return ()
+    try:
+        found = _candidates(_P.parse(pattern.pattern, pattern.flags))
+    except Exception:  # an unknown parse tree: no shortcut, same results
+        return ()
+    chosen: list[frozenset[str]] = []
+    for cand in sorted(set(found), key=lambda c: (_score(c), sorted(c)), reverse=True):
+        if any(all(any(a in b for a in cand) for b in prev) for prev in chosen):
+            continue  # implied by a stronger set already chosen
+        chosen.append(cand)
+        if len(chosen) == 2:
+            break
+    return tuple(_shortest(cand, str.__contains__) for cand in chosen)
+
+
+def _shortest(strings: frozenset[str], implies: Any) -> tuple[str, ...]:
+    """``strings`` without those that contain (or start with) another one."""
+    return tuple(sorted(s for s in strings if not any(o != s and implies(s, o) for o in strings)))
+
+
 def _compile(spec: RuleSpec) -> Rule:
     rule_id, category, weight, view, gates, profiles, pattern = spec
     if category not in CATEGORIES or not 0.0 < weight < 1.0:
         raise ValueError(f"rule {rule_id}: bad category or weight")
     if view not in ("skeleton", "compact", "lowered"):
         raise ValueError(f"rule {rule_id}: unknown view {view!r}")
+    compiled = re.compile(pattern)
+    starts = match_starts(compiled)
+    needs = tuple(  # fewest strings first; a set the starts imply, or larger, adds nothing
+        need
+        for need in sorted(required_literals(compiled), key=len)
+        if not starts
+        or (len(need) < len(starts) and not all(any(n in s for n in need) for s in starts))
+    )
     return Rule(
-        rule_id, category, weight, view, tuple(gates), frozenset(profiles), re.compile(pattern)
+        rule_id,
+        category,
+        weight,
+        view,
+        tuple(gates),
+        frozenset(profiles),
+        compiled,
+        needs,
+        starts,
     )
 
 
@@ -105,14 +354,55 @@ class RuleSet:
         """Every rule that fires on ``views`` (one hit per rule)."""
         hits: list[RuleHit] = []
         compact = views.compact
+        known: dict[str, dict[str, bool]] = {"lowered": {}, "skeleton": {}, "compact": {}}
         for rule in self._rules:
             if not any(g in compact for g in rule.gates):
                 continue
             target = getattr(views, rule.view)
-            found = rule.pattern.search(target)
+            if rule.needs and not _has_all(rule.needs, target, known[rule.view]):
+                continue  # a string every match contains is absent: cannot match
+            if rule.starts:
+                found = _leftmost(rule.pattern, rule.starts, target)
+            else:
+                found = rule.pattern.search(target)
             if found is not None:
                 hits.append(RuleHit(rule.id, rule.category, rule.weight, found.group()))
         return hits
+
+
+def _has_all(needs: tuple[tuple[str, ...], ...], text: str, known: dict[str, bool]) -> bool:
+    """Whether ``text`` holds one string of each set; ``known`` caches the answers per
+    string (rules share many, such as the verbs of the ``ignore`` family)."""
+    for need in needs:
+        for string in need:
+            present = known.get(string)
+            if present is None:
+                present = known[string] = string in text
+            if present:
+                break
+        else:
+            return False
+    return True
+
+
+def _leftmost(pattern: re.Pattern[str], starts: tuple[str, ...], text: str) -> re.Match[str] | None:
+    """``pattern.search(text)``, given that every match begins with one of ``starts``:
+    try ``pattern.match`` only where one of them occurs, leftmost first. ``match(text,
+    pos)`` sees the text before ``pos`` (``\\b``, lookbehind), so the result is the same
+    match ``search`` finds, without running the pattern at every position."""
+    found = text.find
+    positions: set[int] = set()
+    for start in starts:
+        at = found(start)
+        while at >= 0:
+            positions.add(at)
+            at = found(start, at + 1)
+    match = pattern.match
+    for at in sorted(positions):
+        hit = match(text, at)
+        if hit is not None:
+            return hit
+    return None
 
 
 def noisy_or(weights: list[float]) -> float:

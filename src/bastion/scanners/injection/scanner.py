@@ -9,7 +9,12 @@ Layers, per window of the text (:data:`WINDOW_CHARS` characters, overlapping by
    entities, rot13, reversed text, nested up to three levels); each decoded text is
    a further *view*, normalized the same way;
 3. each view is scored by the rule features (:mod:`.rules`) and the classifier
-   (:class:`TextClassifier`, by default the built-in ``InjectionModel``).
+   (:class:`TextClassifier`, by default the built-in ``InjectionModel``). The classifier
+   reads the fully normalized view; in the direct profile also the lightly normalized
+   one (:func:`~.normalize.unhide`: what it was trained on, case, punctuation runs and
+   digits intact, so adversarial-suffix features such as ``similarlyNow`` or ``-->``
+   survive), and its probability ``p`` is the larger of the two. Indirect content
+   (code, markup, tables) keeps the normalized view only: there, markup is noise.
 
 Scoring: per view, the rules of a category combine by noisy-OR of their weights,
 the categories likewise into the rule evidence ``r``, and the view's score is the
@@ -178,9 +183,11 @@ class PromptInjectionScanner:
             if end >= len(text):
                 break
         ext_hit = external >= self._external_threshold
+        score = max(best.score if best is not None else 0.0, external)
         if best is None or (best.score < threshold and not ext_hit):
-            return ScanResult.allow(self.name)
-        score = max(best.score, external)
+            # Allowed, with the calibrated score kept: the audit record and
+            # `bastion eval` see how close the text came to the threshold.
+            return ScanResult(self.name, Decision.ALLOW, round(score, 4))
         reason = _reason(best) if best.score >= threshold else "injection.external"
         findings = _findings(text, flagged)
         if ext_hit:
@@ -214,9 +221,20 @@ class PromptInjectionScanner:
         hits = rules.match(Views(unhidden.lower(), skel, compact(skel)))
         categories = category_scores(hits)
         evidence = noisy_or(list(categories.values()))
-        p = _clamp(self._classifier.score(norm)) if skel else 0.0
+        p = self._classify(unhidden, norm, rules.profile == "direct") if skel else 0.0
         score = noisy_or([evidence, p])
         return _Scored(score, categories, tuple(hits), payload, start, end, exact)
+
+    def _classify(self, unhidden: str, norm: str, light: bool) -> float:
+        """The classifier's probability on the fully normalized view (homoglyphs, spacing,
+        leetspeak and markup undone); with ``light`` (the direct profile), the larger of
+        that and its score on the lightly normalized view (tag characters decoded,
+        invisible characters dropped, NFKC: the spelling the model was trained on, with
+        its case, punctuation runs and digits, which adversarial suffixes are made of)."""
+        p = _clamp(self._classifier.score(norm))
+        if light and unhidden != norm:
+            p = max(p, _clamp(self._classifier.score(unhidden)))
+        return p
 
 
 def _clamp(value: float) -> float:
