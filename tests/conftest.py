@@ -15,12 +15,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from bastion.store import make_engine, upgrade
 from bastion.store.rls import APP_ROLE
 from bastion.store.tenancy import maintenance
+
+# No timed assertions: hypothesis's per-example deadline fails a test on a slow moment
+# of a shared machine, which says nothing about correctness. Speed lives in bench/.
+settings.register_profile("bastion", deadline=None)
+settings.load_profile("bastion")
 
 PG_ADMIN_URL = os.environ.get(
     "BASTION_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

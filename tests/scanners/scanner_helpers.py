@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -21,3 +22,10 @@ def load_vectors() -> dict[str, list[dict[str, Any]]]:
 
 def make_pipeline(**policy: Any) -> Pipeline:
     return build_pipeline(Policy(**policy), default_registry())
+
+
+@functools.cache
+def default_pipeline() -> Pipeline:
+    """The default policy's pipeline, built once: property tests run it many times,
+    and scanners keep no state between calls."""
+    return make_pipeline()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 
 import pytest
@@ -17,7 +18,7 @@ from bastion.scanners import (
     StreamGuard,
 )
 
-from .scanner_helpers import CANARY, load_vectors, make_pipeline
+from .scanner_helpers import CANARY, default_pipeline, load_vectors, make_pipeline
 
 CTX = ScanContext(stage=Stage.OUTPUT, secrets={"canary": CANARY})
 PLAIN = "ghijklmnopqrstuvwxyz GHIJKLMNOPQRSTUVWXYZ.,!?\n"
@@ -106,9 +107,15 @@ def _run(pipeline: Pipeline, chunks: list[str]) -> tuple[list[str], StreamGuard]
     return asyncio.run(_stream(pipeline, chunks))
 
 
+@functools.cache
+def _blocking_pipeline() -> Pipeline:
+    """Built once for the property tests (scanners keep no state between calls)."""
+    return make_pipeline(scanners={"secrets": {"output_action": "block"}})
+
+
 def _check_block(text: str, start: int, end: int, cuts: list[int]) -> None:
     chunks = _chunks(text, cuts)
-    pipeline = make_pipeline(scanners={"secrets": {"output_action": "block"}})
+    pipeline = _blocking_pipeline()
     released, guard = _run(pipeline, chunks)
     sent = "".join(released)
     assert guard.blocked
@@ -159,7 +166,7 @@ def test_blocked_secret_never_escapes_any_chunking(
 )
 def test_allowed_stream_is_released_unchanged(text: str, cuts: list[int]) -> None:
     """A stream nothing flags comes out exactly as it went in."""
-    pipeline = make_pipeline()
+    pipeline = default_pipeline()
     verdict = asyncio.run(pipeline.run(Stage.OUTPUT, text, CTX))
     released, guard = _run(pipeline, _chunks(text, cuts))
     if verdict.decision is Decision.ALLOW:
@@ -183,7 +190,7 @@ def test_streamed_redaction_matches_whole_text_redaction(
 ) -> None:
     """Redacting chunk by chunk gives the same text as redacting the whole response."""
     text = "".join(pieces)
-    pipeline = make_pipeline()
+    pipeline = default_pipeline()
     whole = asyncio.run(pipeline.run(Stage.OUTPUT, text, CTX))
     released, guard = _run(pipeline, _chunks(text, cuts))
     assert not guard.blocked

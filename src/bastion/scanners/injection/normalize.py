@@ -29,11 +29,14 @@ while a model still reads it. One pass applies, in order:
 9. Whitespace: runs become one space, or one newline when they hold a newline.
 
 The pass is repeated until nothing changes (at most :data:`_MAX_PASSES` times), so
-``normalize(normalize(x)) == normalize(x)``. Every step is a linear regex or
-translate; callers bound the input (the scanner normalizes windows).
+``normalize(normalize(x)) == normalize(x)``; the usual confirming second pass is
+replaced by the checks of the steps the first pass could have given work (see
+``_settled``). Every step is a linear regex or translate; callers bound the input
+(the scanner normalizes windows).
 
 :func:`skeleton` is the form rules match on: lowercase, letters and digits only,
-single spaces. :func:`unhide` is steps 1-3 only, the text payload decoders read.
+single spaces. :func:`unhide` is steps 1-3 only, the text payload decoders read;
+:func:`unhide_normalize` gives both, without redoing steps 1-3.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ import re
 import unicodedata
 from types import MappingProxyType
 
-__all__ = ["compact", "normalize", "skeleton", "unhide"]
+__all__ = ["compact", "normalize", "skeleton", "unhide", "unhide_normalize"]
 
 _MAX_PASSES = 6
 
@@ -147,7 +150,7 @@ _HSPACE_RE = re.compile(r"[^\S\n]+")
 _NEWLINES_RE = re.compile(r" ?(?:\n ?)+")
 
 # Skeleton.
-_NON_ALNUM_RE = re.compile(r"[\W_]+")
+_ALNUM_RE = re.compile(r"[^\W_]+")
 _ASCII_NON_ALNUM = MappingProxyType(
     str.maketrans({chr(c): " " for c in range(128) if not chr(c).isalnum()})
 )
@@ -155,24 +158,51 @@ _ASCII_NON_ALNUM = MappingProxyType(
 
 def unhide(text: str) -> str:
     """Steps 1-3: decode tag characters, drop invisible characters, apply NFKC."""
-    if not _has_controls(text):  # the invisible class covers the tag block too
-        if text.isascii() or unicodedata.is_normalized("NFKC", text):
-            return text
-        return _INVISIBLE_RE.sub("", unicodedata.normalize("NFKC", text))
-    if text.isascii():
-        return _INVISIBLE_RE.sub("", text)
-    if _TAG_RE.search(text) is not None:
-        text = text.translate(_TAGS)
-    text = _INVISIBLE_RE.sub("", text)
-    if not unicodedata.is_normalized("NFKC", text):
-        text = _INVISIBLE_RE.sub("", unicodedata.normalize("NFKC", text))
-    return text
+    return _unhide(text)[0]
+
+
+def unhide_normalize(text: str) -> tuple[str, str]:
+    """``(unhide(text), normalize(unhide(text)))``, sharing the work of steps 1-3."""
+    unhidden, stable = _unhide(text)
+    return unhidden, _normalize(unhidden, unhidden=stable)
 
 
 def normalize(text: str) -> str:
     """The canonical text (see the module docstring); idempotent."""
-    for _ in range(_MAX_PASSES):
-        out = _pass(text)
+    return _normalize(text, unhidden=False)
+
+
+def _unhide(text: str) -> tuple[str, bool]:
+    """:func:`unhide`, and whether its result is known to be its own unhide (no
+    invisible characters left, and ASCII or NFKC-normalized)."""
+    if not _has_controls(text):  # the invisible class covers the tag block too
+        if text.isascii() or unicodedata.is_normalized("NFKC", text):
+            return text, True
+        out, dropped = _INVISIBLE_RE.subn("", unicodedata.normalize("NFKC", text))
+        return out, not dropped
+    if text.isascii():
+        return _INVISIBLE_RE.sub("", text), True
+    if _TAG_RE.search(text) is not None:
+        text = text.translate(_TAGS)
+    text = _INVISIBLE_RE.sub("", text)
+    if not unicodedata.is_normalized("NFKC", text):
+        out, dropped = _INVISIBLE_RE.subn("", unicodedata.normalize("NFKC", text))
+        return out, not dropped
+    return text, True
+
+
+def _normalize(text: str, *, unhidden: bool) -> str:
+    """:func:`normalize`; ``unhidden``: ``text`` is known to be its own unhide."""
+    out, changed = _pass(text, unhidden=unhidden)
+    if out == text:
+        return text
+    text = out
+    # The second pass usually changes nothing; run it only when a step of the first
+    # pass could have made work for a step that ran before it (see _settled).
+    if _settled(text, changed):
+        return text
+    for _ in range(_MAX_PASSES - 1):
+        out, _changed = _pass(text)
         if out == text:
             break
         text = out
@@ -184,7 +214,7 @@ def skeleton(normalized: str) -> str:
     lowered = normalized.lower()
     if lowered.isascii():  # same result, without a regex pass
         return " ".join(lowered.translate(_ASCII_NON_ALNUM).split())
-    return _NON_ALNUM_RE.sub(" ", lowered).strip()
+    return " ".join(_ALNUM_RE.findall(lowered))
 
 
 def compact(skel: str) -> str:
@@ -196,8 +226,22 @@ def _has_controls(text: str) -> bool:
     return _INVISIBLE_RE.search(text) is not None
 
 
-def _pass(text: str) -> str:
-    text = unhide(text)
+# Bits of the steps that changed the text in a pass (see _settled).
+_SPACED = 1
+_HYPHENS = 2
+_LEETED = 4
+_REPEATS = 8
+_SPACING = 16
+_NFKC = 32
+
+
+def _pass(text: str, *, unhidden: bool = False) -> tuple[str, int]:
+    """One pass of steps 1-9 (1-3 skipped when ``unhidden``: ``text`` is known to be
+    its own unhide), and the bits of the steps 6-9 (and the final NFKC) that changed
+    the text."""
+    changed = 0
+    if not unhidden:
+        text = unhide(text)
     if "<" in text or ">" in text:
         text = _COMMENT_RE.sub(" ", text)
         text = _TAG_RE_MARKUP.sub(_tag_replacement, text)
@@ -207,20 +251,80 @@ def _pass(text: str) -> str:
     if not text.isascii() and _CONFUSABLE_CHAR_RE.search(text) is not None:
         text = _WORD_RE.sub(_unconfuse, text)
     if _SPACED_PRE_RE.search(text) is not None:
-        text = _SPACED_RE.sub(_join_spaced, text)
+        out = _SPACED_RE.sub(_join_spaced, text)
+        if out != text:
+            changed |= _SPACED
+        text = out
     if "-" in text:
-        text = _join_hyphens(text)
+        out = _join_hyphens(text)
+        if out is not text:
+            changed |= _HYPHENS
+        text = out
     if _LEET_CHAR_RE.search(text) is not None:
-        text = _LEET_TOKEN_RE.sub(_unleet, text)
+        out = _LEET_TOKEN_RE.sub(_unleet, text)
+        if out != text:
+            changed |= _LEETED
+        text = out
     if _REPEAT_ASCII_PRE_RE.search(text) is not None or (
         not text.isascii() and _REPEAT_OTHER_PRE_RE.search(text) is not None
     ):
-        text = _REPEAT_RE.sub(r"\1", text)
+        out = _REPEAT_RE.sub(r"\1", text)
+        if out != text:
+            changed |= _REPEATS
+        text = out
     if _irregular_space(text):
-        text = _collapse_space(text)
+        out = _collapse_space(text)
+        if out != text:
+            changed |= _SPACING
+        text = out
     if not text.isascii():
-        text = unicodedata.normalize("NFKC", text)
-    return text
+        out = unicodedata.normalize("NFKC", text)
+        if out != text:
+            changed |= _NFKC
+        text = out
+    return text, changed
+
+
+def _settled(text: str, changed: int) -> bool:
+    """Whether a second pass would leave ``text``, the output of a first pass whose
+    steps in ``changed`` changed it, as it is (False: it might change it).
+
+    A step can only find work in the second pass if it or a later step made some in
+    the first, and each check below is the guard of its step in :func:`_pass`. Later
+    steps never bring back markup, markdown or invisible characters (they drop
+    characters or put in ASCII letters, spaces and newlines), never split a word's
+    letters apart nor join two words (step 9 keeps every run of non-space characters),
+    and keep a letter of each run of a repeated letter; step 9 leaves its own output
+    alone. What they can do: the joins of step 6 and the letters of leetspeak can make
+    a word mix homoglyphs with Latin (step 5); joins, leetspeak, collapsed repeats and
+    single spaces can space letters out evenly (step 6); leetspeak can put a letter
+    next to a hyphen (step 6). The final NFKC could compose new letters anywhere: then
+    the whole pass runs again. Step 5 maps every homoglyph of a word it changes, and
+    words keep their bounds, so its own output gives it no more work."""
+    if changed & _NFKC:
+        return False
+    if (
+        changed & (_SPACED | _HYPHENS | _LEETED)
+        and not text.isascii()
+        and _CONFUSABLE_CHAR_RE.search(text) is not None
+    ):
+        return False
+    if (
+        changed & (_SPACED | _HYPHENS | _LEETED | _REPEATS | _SPACING)
+        and _SPACED_PRE_RE.search(text) is not None
+    ):
+        return False
+    if changed & (_HYPHENS | _LEETED) and "-" in text and _HYPHEN_HIT_RE.search(text):
+        return False
+    if changed & _LEETED and _LEET_CHAR_RE.search(text) is not None:
+        return False
+    return not (
+        changed & _REPEATS
+        and (
+            _REPEAT_ASCII_PRE_RE.search(text) is not None
+            or (not text.isascii() and _REPEAT_OTHER_PRE_RE.search(text) is not None)
+        )
+    )
 
 
 def _irregular_space(text: str) -> bool:

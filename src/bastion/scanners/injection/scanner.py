@@ -53,7 +53,7 @@ from typing import Any, Protocol, runtime_checkable
 from bastion.scanners._options import check_keys, choice_option, int_option
 from bastion.scanners.base import Decision, Finding, ScanContext, ScanResult
 from bastion.scanners.injection.decode import Payload, PayloadDecoder
-from bastion.scanners.injection.normalize import compact, normalize, skeleton, unhide
+from bastion.scanners.injection.normalize import compact, skeleton, unhide_normalize
 from bastion.scanners.injection.rules import (
     Profile,
     RuleHit,
@@ -172,14 +172,14 @@ class PromptInjectionScanner:
         flagged: list[_Scored] = []
         for start in range(0, max(len(text), 1), WINDOW_CHARS - WINDOW_OVERLAP):
             end = min(len(text), start + WINDOW_CHARS)
-            raw = text[start:end]
-            for scored in self._score_window(text, start, end, rules):
+            scores, norm = self._score_window(text, start, end, rules)
+            for scored in scores:
                 if best is None or scored.score > best.score:
                     best = scored
                 if scored.score >= threshold:
                     flagged.append(scored)
             if self._external is not None:
-                external = max(external, _clamp(self._external.score(normalize(unhide(raw)))))
+                external = max(external, _clamp(self._external.score(norm)))
             if end >= len(text):
                 break
         ext_hit = external >= self._external_threshold
@@ -197,26 +197,29 @@ class PromptInjectionScanner:
             self.name, decision, round(score, 4), reason, tuple(findings[:_MAX_FINDINGS])
         )
 
-    def _score_window(self, text: str, start: int, end: int, rules: RuleSet) -> list[_Scored]:
+    def _score_window(
+        self, text: str, start: int, end: int, rules: RuleSet
+    ) -> tuple[list[_Scored], str]:
+        """The window's views scored, and its normalized text."""
         raw = text[start:end]
-        unhidden = unhide(raw)
+        unhidden, norm = unhide_normalize(raw)
         exact = unhidden == raw
-        out = [self._score_view(unhidden, rules, None, start, end, exact)]
+        out = [self._score_view(unhidden, norm, rules, None, start, end, exact)]
         for payload in self._decoder.payloads(unhidden):
-            out.append(self._score_view(payload.text, rules, payload, start, end, exact))
-        return out
+            view, view_norm = unhide_normalize(payload.text)
+            out.append(self._score_view(view, view_norm, rules, payload, start, end, exact))
+        return out, norm
 
     def _score_view(
         self,
-        text: str,
+        unhidden: str,
+        norm: str,
         rules: RuleSet,
         payload: Payload | None,
         start: int,
         end: int,
         exact: bool,
     ) -> _Scored:
-        unhidden = unhide(text) if payload is not None else text
-        norm = normalize(unhidden)
         skel = skeleton(norm)
         hits = rules.match(Views(unhidden.lower(), skel, compact(skel)))
         categories = category_scores(hits)
