@@ -23,13 +23,8 @@ from _adversarial import (
     roleplay_benign,
     structured_benign,
 )
-from _synthetic import (
-    json_wrapped,
-    synthetic_attacks,
-    synthetic_benign,
-    synthetic_instructions,
-    synthetic_tool_json,
-)
+from _synthetic import synthetic_attacks, synthetic_benign, synthetic_instructions
+from _synthetic_json import json_wrapped, synthetic_tool_json
 from bastion.evaluation._presets import SPIDER_TRAIN_DBS, is_train_half
 from bastion.evaluation.datasets import load_file
 
