@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
 from bastion.crypto import LocalKeyProvider
 
 NOW = datetime(2025, 6, 1, 12, 0, 0, 123456, tzinfo=UTC)
@@ -49,3 +51,30 @@ def flip(data: bytes, index: int) -> bytes:
 def flip_chunk(header: bytes, chunks: list[bytes]) -> bytes:
     """The archive with one byte flipped in the middle of its second chunk."""
     return header + chunks[0] + flip(chunks[1], len(chunks[1]) // 2) + b"".join(chunks[2:])
+
+
+# -- PostgreSQL roles for the row-level-security backup test --------------------------
+OWNER_ROLE = "bastion_backup_owner_test"
+APP_LOGIN = "bastion_backup_app_test"
+
+# Roles are cluster-wide and other test sessions may be creating them right now.
+ROLES_SQL = """
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'bastion_app') THEN
+        CREATE ROLE bastion_app NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'bastion_backup_owner_test') THEN
+        CREATE ROLE bastion_backup_owner_test LOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'bastion_backup_app_test') THEN
+        CREATE ROLE bastion_backup_app_test LOGIN IN ROLE bastion_app;
+    END IF;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN
+    NULL;
+END
+$$"""
+
+
+def as_role(url: str, role: str) -> str:
+    return make_url(url).set(username=role).render_as_string(hide_password=False)

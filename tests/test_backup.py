@@ -17,7 +17,6 @@ from typing import Any, Protocol
 import orjson
 import pytest
 from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
 from typer.testing import CliRunner, Result
 
 from bastion.audit import AuditLog, AuditSealer
@@ -36,7 +35,18 @@ from bastion.store import make_engine, upgrade
 from bastion.store.schema import Base
 from bastion.store.tenancy import maintenance
 from tests.audit.conftest import build_event
-from tests.backup_helpers import NOW, Kek, flip, flip_chunk, make_kek, split
+from tests.backup_helpers import (
+    APP_LOGIN,
+    NOW,
+    OWNER_ROLE,
+    ROLES_SQL,
+    Kek,
+    as_role,
+    flip,
+    flip_chunk,
+    make_kek,
+    split,
+)
 from tests.conftest import PG_ADMIN_URL, need_service
 
 MARKER = "okapi-vellum-marker-4417"
@@ -110,32 +120,6 @@ def backend(url: str) -> str:
     return "sqlite" if url.startswith("sqlite") else "postgres"
 
 
-OWNER_ROLE = "bastion_backup_owner_test"
-APP_LOGIN = "bastion_backup_app_test"
-
-# Roles are cluster-wide and other test sessions may be creating them right now.
-_ROLES = """
-DO $$
-BEGIN
-    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'bastion_app') THEN
-        CREATE ROLE bastion_app NOLOGIN;
-    END IF;
-    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'bastion_backup_owner_test') THEN
-        CREATE ROLE bastion_backup_owner_test LOGIN;
-    END IF;
-    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'bastion_backup_app_test') THEN
-        CREATE ROLE bastion_backup_app_test LOGIN IN ROLE bastion_app;
-    END IF;
-EXCEPTION WHEN duplicate_object OR unique_violation THEN
-    NULL;
-END
-$$"""
-
-
-def as_role(url: str, role: str) -> str:
-    return make_url(url).set(username=role).render_as_string(hide_password=False)
-
-
 @pytest.fixture
 def fresh_db(tmp_path: Path, pg_available: bool) -> Iterator[Callable[[str], str]]:
     """A factory of empty, migrated databases: ``sqlite``, ``postgres`` (owned by the
@@ -153,7 +137,7 @@ def fresh_db(tmp_path: Path, pg_available: bool) -> Iterator[Callable[[str], str
             admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
             with admin.connect() as conn:
                 if owner:
-                    conn.execute(text(_ROLES))
+                    conn.execute(text(ROLES_SQL))
                 conn.execute(
                     text(f'CREATE DATABASE "{name}"' + (f" OWNER {owner}" if owner else ""))
                 )
