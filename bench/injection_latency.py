@@ -1,6 +1,11 @@
 """Injection detection latency: the full ``prompt_injection`` scanner on 1 KB prompts and
 32 KB documents, against the ``secrets`` scanner on the same texts in the same run.
 
+A prompt is scanned as the user's words (role ``user``: the direct profile); a document
+as untrusted content (role ``document``: the indirect profile, as the gateway scans
+retrieved documents and tool results). The 32 KB texts are also timed as one user
+prompt (``p99_ms_32kb_prompt``), which the direct profile scores twice per window.
+
 Texts are drawn from the shared public data (attack and benign sets, concatenated
 and cut to size) or, when that folder is absent (CI), synthesized. Falls back to the
 bare ``InjectionModel`` while the scanner is not registered. One core, one thread.
@@ -69,8 +74,10 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=1000)
     args = parser.parse_args()
 
-    scorer, note = injection_scorer()
+    scorer, note = injection_scorer("user")
+    document_scorer, document_note = injection_scorer("document")
     print(note)
+    print(document_note)
     secrets = SecretsScanner({})
     context = ScanContext(stage=Stage.INPUT)
 
@@ -80,9 +87,14 @@ def main() -> None:
     model = InjectionModel.load_default()
     text = corpus(args.data_root)
     results: dict[str, float] = {}
-    for label, size, count in (("1kb", 1024, args.items), ("32kb", 32768, args.items // 5)):
+    runs = (
+        ("1kb", 1024, args.items, scorer),
+        ("32kb", 32768, args.items // 5, document_scorer),
+        ("32kb_prompt", 32768, args.items // 5, scorer),
+    )
+    for label, size, count, scan in runs:
         batch = samples(text, size, count)
-        ours = timed(scorer, batch)
+        ours = timed(scan, batch)
         base = timed(baseline, batch)
         bare = timed(model.score, batch)
         results[f"model_p99_ms_{label}"] = percentile(bare, 99) or 0.0
@@ -91,7 +103,7 @@ def main() -> None:
         results[f"p99_ms_{label}"] = p99
         results[f"ratio_p99_{label}_vs_secrets"] = p99 / b99 if b99 else float("inf")
         print(
-            f"{label:>5} x{count}: injection p50 {p50:.3f} ms p99 {p99:.3f} ms | "
+            f"{label:>11} x{count}: injection p50 {p50:.3f} ms p99 {p99:.3f} ms | "
             f"secrets p50 {b50:.3f} ms p99 {b99:.3f} ms | ratio p99 {p99 / b99:.1f}x | "
             f"model alone p50 {percentile(bare, 50) or 0.0:.3f} ms p99 "
             f"{results[f'model_p99_ms_{label}']:.3f} ms"
@@ -104,7 +116,7 @@ def main() -> None:
     model.score(big)
     results["model_ms_1mb"] = (time.perf_counter() - start) * 1000
     print(
-        f"  1mb x1: injection {results['ms_1mb']:.1f} ms, "
+        f"        1mb x1: injection {results['ms_1mb']:.1f} ms, "
         f"model alone {results['model_ms_1mb']:.1f} ms (head and tail 32 KB scored)"
     )
     print("RESULT " + " ".join(f"{k}={v:.3f}" for k, v in results.items()))

@@ -113,3 +113,21 @@ def test_eval_cli_table_and_bad_dataset() -> None:
     assert "injection_fixture.jsonl" in ok.output
     bad = runner.invoke(build_app(), ["eval", "injection", "-d", "nope"])
     assert bad.exit_code == 2
+
+
+def test_eval_cli_role_selects_the_profile() -> None:
+    """`--role document` scans with the indirect profile (named in the output); an
+    unknown role exits 2 naming the accepted ones."""
+    runner = CliRunner()
+    doc = runner.invoke(
+        build_app(), ["eval", "injection", "-d", str(FIXTURE), "--role", "document", "--json"]
+    )
+    assert doc.exit_code == 0, doc.output
+    payload = json.loads(doc.output)
+    assert "role 'document'" in payload["scorer"]
+    (row,) = payload["datasets"]
+    assert row["recall"] >= 0.75
+    bad = runner.invoke(build_app(), ["eval", "injection", "-d", str(FIXTURE), "--role", "nope"])
+    assert bad.exit_code == 2
+    assert "unknown role 'nope'" in bad.output
+    assert "document" in bad.output

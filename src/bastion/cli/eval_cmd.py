@@ -88,8 +88,20 @@ def injection(
     model: Path | None = typer.Option(
         None, help="Score with the bare model in this folder (MANIFEST.json checked)."
     ),
+    role: str = typer.Option(
+        "user",
+        help="Message role the scanner sees: user (direct profile), or document, tool... "
+        "(the indirect profile for untrusted content).",
+    ),
 ) -> None:
     """Precision, recall, F1, FPR, recall at FPR <= 1% and latency per dataset."""
+    from bastion.scanners.injection.scanner import INDIRECT_ROLES
+
+    if role not in INDIRECT_ROLES | {"user", "assistant", "system"}:
+        die(
+            f"unknown role {role!r}: use user, assistant, system or one of "
+            + ", ".join(sorted(INDIRECT_ROLES))
+        )
     try:
         datasets = [ds for spec in dataset for ds in resolve(spec, data_root)]
     except (DatasetError, OSError) as exc:
@@ -104,7 +116,7 @@ def injection(
             die(str(exc))
         scorer, note = loaded.score, f"model {loaded.version} from {model}"
     else:
-        scorer, note = injection_scorer()
+        scorer, note = injection_scorer(role)
     scores = [score_dataset(ds, scorer) for ds in datasets]
     pooled = [s for d in scores for s in d.benign_scores]
     rows = summarise(scores, threshold, pooled)

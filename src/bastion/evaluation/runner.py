@@ -22,26 +22,33 @@ Scorer = Callable[[str], float]
 SCANNER_NAME = "prompt_injection"
 
 
-def injection_scorer() -> tuple[Scorer, str]:
+def injection_scorer(role: str = "user") -> tuple[Scorer, str]:
     """``(scorer, description)``: the full scanner's ``ScanResult.score`` when registered,
-    else the bare model's calibrated score (the description says which)."""
+    else the bare model's calibrated score (the description says which).
+
+    ``role`` is the message role the scanner is told the text has: ``user`` (the
+    direct-injection profile) or a role the scanner treats as untrusted content, such
+    as ``document`` or ``tool`` (the indirect profile)."""
     from bastion.scanners import ScanContext, Stage, default_registry
 
     registry = default_registry()
     if SCANNER_NAME in registry:
         scanner: Any = registry.create(SCANNER_NAME, {})
-        context = ScanContext(stage=Stage.INPUT)
+        context = ScanContext(stage=Stage.INPUT, role=role)
+        profile = f"role {role!r}"
         if hasattr(scanner, "scan"):
 
             def scan(text: str) -> float:
                 return float(scanner.scan(text, context).score)
 
-            return scan, f"scanner {SCANNER_NAME!r} (default registry, default options)"
+            return scan, f"scanner {SCANNER_NAME!r} (default registry, default options, {profile})"
 
         def ascan(text: str) -> float:
             return float(asyncio.run(scanner.ascan(text, context)).score)
 
-        return ascan, f"async scanner {SCANNER_NAME!r} (default registry, default options)"
+        return ascan, (
+            f"async scanner {SCANNER_NAME!r} (default registry, default options, {profile})"
+        )
 
     from bastion.scanners.injection.model import InjectionModel
 

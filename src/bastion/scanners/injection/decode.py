@@ -41,11 +41,20 @@ _HEX_RE = re.compile(
     r"|(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}[ :]){5,}[0-9A-Fa-f]{2}(?![0-9A-Fa-f])"
 )
 _HEX_ONLY_RE = re.compile(r"[0-9A-Fa-f]+")
-# Necessary conditions for a _HEX_RE match, far cheaper to scan for: 16 hex digits in a
-# row, or three separators around two byte pairs (the spaced form); ``\x`` is a
-# substring test.
-_HEX_RUN_PRE_RE = re.compile(r"[0-9A-Fa-f]{16}")
-_HEX_SEP_PRE_RE = re.compile(r"[ :][0-9A-Fa-f]{2}[ :][0-9A-Fa-f]{2}[ :]")
+# Necessary conditions for a match, tested in C on the text's UTF-8 bytes mapped to one
+# letter per character class (a non-ASCII character becomes bytes >= 0x80, never a
+# class letter): _BASE64_RE needs 16 base64 characters in a row; _HEX_RE 16 hex digits
+# in a row (``[0-9A-Fa-f]{16}``), or three separators around two byte pairs (the spaced
+# form, ``[ :]xx[ :]xx[ :]``), or a ``\x`` (a substring test).
+_BASE64_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-"
+_BASE64_CLASS = bytes(ord("b") if c in _BASE64_CHARS else ord(".") for c in range(256))
+_BASE64_RUN = b"b" * 16
+_HEX_CLASS = bytes(
+    ord("x") if c in b"0123456789ABCDEFabcdef" else ord("s") if c in b" :" else ord(".")
+    for c in range(256)
+)
+_HEX_RUN = b"x" * 16
+_HEX_SPACED = b"sxxsxxs"
 _HEX_STRIP_RE = re.compile(r"\\x|[ :]")
 _PERCENT_RE = re.compile(r"%[0-9A-Fa-f]{2}")
 _ENTITY_RE = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z]{2,8});")
@@ -197,15 +206,14 @@ class PayloadDecoder:
     def _decode_once(
         self, text: str, chain: tuple[str, ...]
     ) -> Iterator[tuple[str, int, int, str]]:
-        for match in _BASE64_RE.finditer(text):
-            decoded = _from_base64(match.group())
-            if decoded is not None:
-                yield "base64", match.start(), match.end(), decoded
-        if (
-            "\\x" in text
-            or _HEX_RUN_PRE_RE.search(text) is not None
-            or _HEX_SEP_PRE_RE.search(text) is not None
-        ):
+        raw = text.encode("utf-8", "surrogatepass")
+        if _BASE64_RUN in raw.translate(_BASE64_CLASS):
+            for match in _BASE64_RE.finditer(text):
+                decoded = _from_base64(match.group())
+                if decoded is not None:
+                    yield "base64", match.start(), match.end(), decoded
+        hexed = raw.translate(_HEX_CLASS)
+        if "\\x" in text or _HEX_RUN in hexed or _HEX_SPACED in hexed:
             for match in _HEX_RE.finditer(text):
                 decoded = _from_hex(match.group())
                 if decoded is not None:
@@ -224,17 +232,28 @@ class PayloadDecoder:
 
 def _involutions(text: str) -> Iterator[tuple[str, int, int, str]]:
     """Sentences that read better rot13-decoded or reversed."""
+    lowered = text.lower()
+    # Lowercasing maps each character to one or more; with the length unchanged, to one,
+    # so a segment's words can be read from ``lowered`` at the segment's own span (only
+    # a final sigma depends on context, and it is no ASCII letter).
+    same_span = len(lowered) == len(text)
+    find_words = _ALPHA_WORD_RE.findall
     for match in _SEGMENT_RE.finditer(text):
-        segment = match.group()
-        if len(segment) < 12:
+        start, end = match.span()
+        if end - start < 12:
             continue
-        before, total = _common_words(segment)
-        if total < 3 or before * 4 >= total:
-            continue  # already reads as language (or is too short to tell)
+        words = find_words(lowered, start, end) if same_span else find_words(match.group().lower())
+        total = len(words)
+        if total < 3:
+            continue  # too short to tell
+        before = sum(map(_COMMON.__contains__, words))
+        if before * 4 >= total:
+            continue  # already reads as language
+        segment = match.group()
         rotated = codecs.encode(segment, "rot13")
         if _reads_better(before, rotated):
-            yield "rot13", match.start(), match.end(), rotated
+            yield "rot13", start, end, rotated
             continue
         flipped = segment[::-1]
         if _reads_better(before, flipped):
-            yield "reversed", match.start(), match.end(), flipped
+            yield "reversed", start, end, flipped

@@ -31,7 +31,7 @@ while a model still reads it. One pass applies, in order:
 The pass is repeated until nothing changes (at most :data:`_MAX_PASSES` times), so
 ``normalize(normalize(x)) == normalize(x)``; the usual confirming second pass is
 replaced by the checks of the steps the first pass could have given work (see
-``_settled``). Every step is a linear regex or translate; callers bound the input
+``_settled``). Every step is a linear regex, translate or split; callers bound the input
 (the scanner normalizes windows).
 
 :func:`skeleton` is the form rules match on: lowercase, letters and digits only,
@@ -121,7 +121,10 @@ _CONFUSABLES = MappingProxyType(
 )
 _CONFUSABLE_KEYS = frozenset(chr(k) for k in _CONFUSABLES)
 _CONFUSABLE_CHAR_RE = re.compile("[" + re.escape("".join(sorted(_CONFUSABLE_KEYS))) + "]")
-_WORD_RE = re.compile(r"[^\W\d_]+")
+# Words (maximal runs of letters) that hold a non-ASCII letter: the others have no
+# homoglyph to map. The possessive ASCII run only saves backtracking (what follows it
+# must be a non-ASCII letter), and a match runs to the end of its word.
+_NON_ASCII_WORD_RE = re.compile(r"(?<![^\W\d_])[A-Za-z]*+[^\W\d_\x00-\x7f][^\W\d_]*")
 
 # Step 6: spacing tricks.
 _SPACED_RE = re.compile(
@@ -136,6 +139,11 @@ _HYPHEN_HIT_RE = re.compile(r"-(?<=[^\W\d_]-)(?=[^\W\d_])")
 # Step 7: leetspeak, only in tokens that mix letters with leet characters.
 _LEET_CHAR_RE = re.compile(r"[0134570@$](?:(?<=[A-Za-z][0134570@$])|(?=[A-Za-z]))")
 _LEET = MappingProxyType(str.maketrans("134057@$", "ieaostas"))
+# The same test in C: the UTF-8 bytes with ASCII letters mapped to ``L`` and leet
+# characters to ``D`` (no other byte is either), then two substring tests.
+_LEET_CLASS = bytes.maketrans(
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0134570@$", b"L" * 52 + b"D" * 9
+)
 _LEET_TOKEN_RE = re.compile(
     r"(?<![A-Za-z0-9@$])(?=[A-Za-z0-9@$]*[0134570@$])(?=[A-Za-z0-9@$]*[A-Za-z])"
     r"[A-Za-z0-9@$]{3,}(?![A-Za-z0-9@$])"
@@ -143,11 +151,17 @@ _LEET_TOKEN_RE = re.compile(
 
 # Steps 8-9.
 _REPEAT_RE = re.compile(r"([^\W\d_])\1{2,}")
-_REPEAT_ASCII_PRE_RE = re.compile(r"([A-Za-z])\1\1")
+_REPEAT_ASCII_PRE_RE = re.compile(r"([A-Za-z])\1\1")  # the test of _has_ascii_triple
+# 0 for the bytes of ASCII letters, 0xFF for the others.
+_NOT_LETTER_MASK = bytes(0 if chr(c).isascii() and chr(c).isalpha() else 0xFF for c in range(256))
 _REPEAT_OTHER_PRE_RE = re.compile(r"([^\x00-\x7f])\1\1")
 _ODD_SPACE_RE = re.compile(r"[^\S \n]")
-_HSPACE_RE = re.compile(r"[^\S\n]+")
-_NEWLINES_RE = re.compile(r" ?(?:\n ?)+")
+
+# Presence tests for the single-character classes above run on the text's residue
+# (see _residue): the ASCII characters outside the class are dropped first, in C.
+_ALL_ASCII = bytes(range(128))
+_NOT_INVISIBLE = bytes(c for c in range(128) if _INVISIBLE_RE.match(chr(c)) is None)
+_NOT_ODD_SPACE = bytes(c for c in range(128) if _ODD_SPACE_RE.match(chr(c)) is None)
 
 # Skeleton.
 _ALNUM_RE = re.compile(r"[^\W_]+")
@@ -223,7 +237,42 @@ def compact(skel: str) -> str:
 
 
 def _has_controls(text: str) -> bool:
-    return _INVISIBLE_RE.search(text) is not None
+    return _INVISIBLE_RE.search(_residue(text, _NOT_INVISIBLE)) is not None
+
+
+def _has_confusable(text: str) -> bool:
+    return _CONFUSABLE_CHAR_RE.search(_residue(text, _ALL_ASCII)) is not None
+
+
+def _has_leet(text: str) -> bool:
+    """``_LEET_CHAR_RE.search(text) is not None``: a leet character next to an ASCII
+    letter."""
+    classes = text.encode("utf-8", "surrogatepass").translate(_LEET_CLASS)
+    return b"LD" in classes or b"DL" in classes
+
+
+def _has_ascii_triple(text: str) -> bool:
+    """``_REPEAT_ASCII_PRE_RE.search(text) is not None`` (an ASCII letter three times in a
+    row), with integer operations in C on the UTF-8 bytes: byte ``i`` of ``found`` is
+    zero exactly when bytes ``i``, ``i + 1`` and ``i + 2`` are equal and an ASCII letter
+    (every other character is bytes >= 0x80, never equal to a letter)."""
+    raw = text.encode("utf-8", "surrogatepass")
+    size = len(raw) - 2
+    if size < 1:
+        return False
+    first, second, third = (int.from_bytes(raw[i : i + size], "big") for i in range(3))
+    letters = int.from_bytes(raw[:size].translate(_NOT_LETTER_MASK), "big")
+    found = (first ^ second) | (second ^ third) | letters
+    return b"\x00" in found.to_bytes(size, "big")
+
+
+def _residue(text: str, plain: bytes) -> str:
+    """``text`` without its ASCII characters that are in ``plain``, dropped in C (from
+    the UTF-8 bytes, where every other character keeps its own bytes). Usually far
+    shorter than ``text``: a character class that holds none of ``plain`` matches a
+    character of it exactly when it matches one of ``text``."""
+    raw = text.encode("utf-8", "surrogatepass").translate(None, plain)
+    return raw.decode("utf-8", "surrogatepass")
 
 
 # Bits of the steps that changed the text in a pass (see _settled).
@@ -243,13 +292,15 @@ def _pass(text: str, *, unhidden: bool = False) -> tuple[str, int]:
     if not unhidden:
         text = unhide(text)
     if "<" in text or ">" in text:
-        text = _COMMENT_RE.sub(" ", text)
+        if "--" in text:  # in both comment delimiters
+            text = _COMMENT_RE.sub(" ", text)
         text = _TAG_RE_MARKUP.sub(_tag_replacement, text)
-        text = _ANGLE_RE.sub(" ", text)
+        if "<" in text or ">" in text:
+            text = _ANGLE_RE.sub(" ", text)
     if "*" in text or "~" in text or "`" in text:
         text = _MARKDOWN_RE.sub("", text)
-    if not text.isascii() and _CONFUSABLE_CHAR_RE.search(text) is not None:
-        text = _WORD_RE.sub(_unconfuse, text)
+    if not text.isascii() and _has_confusable(text):
+        text = _NON_ASCII_WORD_RE.sub(_unconfuse, text)
     if _SPACED_PRE_RE.search(text) is not None:
         out = _SPACED_RE.sub(_join_spaced, text)
         if out != text:
@@ -260,12 +311,12 @@ def _pass(text: str, *, unhidden: bool = False) -> tuple[str, int]:
         if out is not text:
             changed |= _HYPHENS
         text = out
-    if _LEET_CHAR_RE.search(text) is not None:
+    if _has_leet(text):
         out = _LEET_TOKEN_RE.sub(_unleet, text)
         if out != text:
             changed |= _LEETED
         text = out
-    if _REPEAT_ASCII_PRE_RE.search(text) is not None or (
+    if _has_ascii_triple(text) or (
         not text.isascii() and _REPEAT_OTHER_PRE_RE.search(text) is not None
     ):
         out = _REPEAT_RE.sub(r"\1", text)
@@ -303,11 +354,7 @@ def _settled(text: str, changed: int) -> bool:
     words keep their bounds, so its own output gives it no more work."""
     if changed & _NFKC:
         return False
-    if (
-        changed & (_SPACED | _HYPHENS | _LEETED)
-        and not text.isascii()
-        and _CONFUSABLE_CHAR_RE.search(text) is not None
-    ):
+    if changed & (_SPACED | _HYPHENS | _LEETED) and not text.isascii() and _has_confusable(text):
         return False
     if (
         changed & (_SPACED | _HYPHENS | _LEETED | _REPEATS | _SPACING)
@@ -316,12 +363,12 @@ def _settled(text: str, changed: int) -> bool:
         return False
     if changed & (_HYPHENS | _LEETED) and "-" in text and _HYPHEN_HIT_RE.search(text):
         return False
-    if changed & _LEETED and _LEET_CHAR_RE.search(text) is not None:
+    if changed & _LEETED and _has_leet(text):
         return False
     return not (
         changed & _REPEATS
         and (
-            _REPEAT_ASCII_PRE_RE.search(text) is not None
+            _has_ascii_triple(text)
             or (not text.isascii() and _REPEAT_OTHER_PRE_RE.search(text) is not None)
         )
     )
@@ -336,19 +383,18 @@ def _irregular_space(text: str) -> bool:
         or "\n\n" in text
         or text[:1].isspace()
         or text[-1:].isspace()
-        or _ODD_SPACE_RE.search(text) is not None
+        or _ODD_SPACE_RE.search(_residue(text, _NOT_ODD_SPACE)) is not None
     )
 
 
 def _collapse_space(text: str) -> str:
-    """``_NEWLINES_RE.sub("\\n", _HSPACE_RE.sub(" ", text)).strip()``, with line splits:
-    once horizontal runs are single spaces, the newline step drops the space at either
-    end of each line and the empty lines."""
-    if _ODD_SPACE_RE.search(text) is not None or "  " in text:
-        text = _HSPACE_RE.sub(" ", text)
-    if "\n" not in text:
-        return text.strip(" ")
-    return "\n".join(line for line in (raw.strip(" ") for raw in text.split("\n")) if line)
+    """Step 9: each run of whitespace becomes one space, or one newline when it holds a
+    newline, and the text is stripped (``re.sub(r"[^\\S\\n]+", " ", ...)``, then
+    ``re.sub(r" ?(?:\\n ?)+", "\\n", ...).strip()``). Done with string splits: within a
+    line, ``str.split()`` splits on the whitespace ``\\s`` matches, so joining the pieces
+    with one space collapses the runs and drops the spaces at either end; empty lines
+    (runs of newlines) go."""
+    return "\n".join(line for line in (" ".join(raw.split()) for raw in text.split("\n")) if line)
 
 
 def _is_letter(char: str) -> bool:
@@ -391,10 +437,10 @@ def _tag_replacement(match: re.Match[str]) -> str:
 
 
 def _unconfuse(match: re.Match[str]) -> str:
+    """A non-ASCII word with its homoglyphs mapped, if it mixes them with ASCII letters
+    (its smallest character is ASCII) or consists only of homoglyphs."""
     word = match.group()
-    if word.isascii():
-        return word
-    if any(c.isascii() for c in word) or all(c in _CONFUSABLE_KEYS for c in word):
+    if min(word) < "\x80" or _CONFUSABLE_KEYS.issuperset(word):
         return word.translate(_CONFUSABLES)
     return word
 

@@ -13,15 +13,18 @@
 A rule is a regex over one view of the normalized text: ``skeleton`` (lowercase
 words, single spaces: most rules), ``compact`` (the skeleton without spaces: words
 split or run together) or ``lowered`` (the unhidden text, lowercased, punctuation
-kept: turn markers). A rule runs only when one of its ``gates`` occurs in the compact
-view, a substring test in C, so benign text pays for a handful of ``in`` checks.
-Gates are loose (they nearly always pass on long text), so each rule also carries
-``needs``: sets of literal strings derived from its pattern at compile time, such
-that every match contains one string of each set (``ignore |disregard |...``). A
-rule whose ``needs`` are absent from its view cannot match and is skipped. When every
-match begins with one of a few strings (``starts``: ``igno``, ``disr``, ...), the
-pattern is tried only where those occur instead of at every position. Both only save
-work: the hits, weights and matched phrases are those of a plain ``search``.
+kept: turn markers). A rule fires only when one of its ``gates`` occurs in the compact
+view (a substring test in C, each gate tested once per call). Gates are loose (they
+nearly always pass on long text), so each rule also carries ``needs``: sets of
+literal strings derived from its pattern at compile time, such that every match
+contains one string of each set (``ignore |disregard |...``). A rule whose ``needs``
+are absent from its view cannot match and is skipped. When every match begins with
+one of a few strings (``starts``: ``igno``, ``disr``, ...), after a ``\\b`` or at a
+line start, the pattern is tried only at those positions instead of at every one
+(see :mod:`._starts`: for ``\\b`` rules one regex pass finds the positions of all
+rules' starts; when a rule has few, it is tried there before its gate and ``needs``
+are tested). All of this only saves work: the hits, weights and matched phrases are
+those of a plain ``search`` on every rule whose gate passes.
 Patterns use bounded repetition only (``(?:\\w+ ){0,3}``), never nested quantifiers.
 
 A rule's ``weight`` is the probability that text it matches is an attack; strong
@@ -37,6 +40,15 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from bastion.scanners.injection._rule_table import RULE_TABLE, RuleSpec
+from bastion.scanners.injection._starts import (
+    INDEX_MIN_STARTS,
+    BoundaryIndex,
+    Opening,
+    StartFinder,
+    leftmost,
+    opens_with,
+    probe_strings,
+)
 
 __all__ = [
     "CATEGORIES",
@@ -75,6 +87,8 @@ class Rule:
     pattern: re.Pattern[str] = field(repr=False)
     needs: tuple[tuple[str, ...], ...] = field(default=(), repr=False)
     starts: tuple[str, ...] = field(default=(), repr=False)
+    opening: Opening = field(default="any", repr=False)  # see ._starts.opens_with
+    probes: tuple[str, ...] = field(default=(), repr=False)  # see ._starts.probe_strings
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,6 +300,16 @@ def match_starts(pattern: re.Pattern[str]) -> tuple[str, ...]:
     return _shortest(frozenset(s[:_START_CHARS] for s in found), str.startswith)
 
 
+def match_opening(pattern: re.Pattern[str]) -> Opening:
+    """What every match of ``pattern`` begins with (see :func:`._starts.opens_with`)."""
+    if _P is None or pattern.flags & (re.ASCII | re.LOCALE | re.MULTILINE):
+        return "any"
+    try:
+        return opens_with(_P.parse(pattern.pattern, pattern.flags), _C)
+    except Exception:  # an unknown parse tree: no shortcut, same results
+        return "any"
+
+
 def required_literals(pattern: re.Pattern[str]) -> tuple[tuple[str, ...], ...]:
     """Up to two sets of strings such that every match of ``pattern`` contains one
     string of each set (``()`` when none is known: the rule always runs)."""
@@ -324,6 +348,8 @@ def _compile(spec: RuleSpec) -> Rule:
         if not starts
         or (len(need) < len(starts) and not all(any(n in s for n in need) for s in starts))
     )
+    opening = match_opening(compiled)
+    probes = probe_strings(starts, opening) if starts or opening == "line" else ()
     return Rule(
         rule_id,
         category,
@@ -334,6 +360,8 @@ def _compile(spec: RuleSpec) -> Rule:
         compiled,
         needs,
         starts,
+        opening,
+        probes,
     )
 
 
@@ -343,6 +371,15 @@ class RuleSet:
     def __init__(self, profile: Profile, table: tuple[RuleSpec, ...] = RULE_TABLE) -> None:
         self.profile = profile
         self._rules = tuple(r for r in map(_compile, table) if profile in r.profiles)
+        # Per view: the boundary index of its rules' starts, when there are enough of
+        # them to be worth one regex pass; per rule: its keys in that index, if any.
+        index: dict[str, BoundaryIndex | None] = {}
+        for view in _VIEWS:
+            starts = {s for r in self._rules if r.view == view and _bounded(r) for s in r.starts}
+            enough = len(starts) >= INDEX_MIN_STARTS
+            index[view] = BoundaryIndex.build(starts) if enough else None
+        self._index = index
+        self._keys = tuple(_index_keys(r, index[r.view]) for r in self._rules)
 
     def __repr__(self) -> str:
         return f"RuleSet(profile={self.profile!r}, rules={len(self._rules)})"
@@ -354,20 +391,67 @@ class RuleSet:
         """Every rule that fires on ``views`` (one hit per rule)."""
         hits: list[RuleHit] = []
         compact = views.compact
-        known: dict[str, dict[str, bool]] = {"lowered": {}, "skeleton": {}, "compact": {}}
-        for rule in self._rules:
-            if not any(g in compact for g in rule.gates):
-                continue
+        gates: dict[str, bool] = {}  # rules share gates: each is tested once per call
+        known: dict[str, dict[str, bool]] = {view: {} for view in _VIEWS}
+        finders: dict[str, StartFinder] = {}
+        for rule, keys in zip(self._rules, self._keys, strict=True):
             target = getattr(views, rule.view)
-            if rule.needs and not _has_all(rule.needs, target, known[rule.view]):
-                continue  # a string every match contains is absent: cannot match
-            if rule.starts:
-                found = _leftmost(rule.pattern, rule.starts, target)
+            finder = finders.get(rule.view)
+            if finder is None:
+                finder = finders[rule.view] = StartFinder(target, self._index[rule.view])
+            positions: list[int] | None = None
+            if keys is not None:  # a few lookups, once the view's index has run
+                positions = finder.indexed_candidates(keys)
+                if not positions:
+                    continue
+            # With few positions, trying the pattern there costs less than the gate's
+            # and needs' substring tests: the gate is then tested only after a match.
+            few = positions is not None and len(positions) <= _FEW_POSITIONS
+            if not few:
+                if not _any_gate(rule.gates, compact, gates):
+                    continue
+                if rule.needs and not _has_all(rule.needs, target, known[rule.view]):
+                    continue  # a string every match contains is absent: cannot match
+            if positions is None and rule.probes:
+                positions = finder.candidates(rule.probes, line=rule.opening == "line")
+            if positions is not None:
+                found = leftmost(rule.pattern, positions, target)
             else:
                 found = rule.pattern.search(target)
+            if few and found is not None and not _any_gate(rule.gates, compact, gates):
+                continue
             if found is not None:
                 hits.append(RuleHit(rule.id, rule.category, rule.weight, found.group()))
         return hits
+
+
+_VIEWS = ("lowered", "skeleton", "compact")
+_FEW_POSITIONS = 32
+
+
+def _bounded(rule: Rule) -> bool:
+    """Whether ``rule`` can use a boundary index: every match begins with ``\\b`` and
+    one of its starts."""
+    return bool(rule.starts) and rule.opening == "boundary"
+
+
+def _index_keys(rule: Rule, index: BoundaryIndex | None) -> tuple[str, ...] | None:
+    """The strings of ``index`` whose positions are ``rule``'s candidates, or None when
+    the rule does not use the index."""
+    if index is None or not _bounded(rule):
+        return None
+    return index.keys(rule.starts)
+
+
+def _any_gate(gates: tuple[str, ...], compact: str, known: dict[str, bool]) -> bool:
+    """Whether one of ``gates`` occurs in ``compact``; ``known`` caches the answers."""
+    for gate in gates:
+        present = known.get(gate)
+        if present is None:
+            present = known[gate] = gate in compact
+        if present:
+            return True
+    return False
 
 
 def _has_all(needs: tuple[tuple[str, ...], ...], text: str, known: dict[str, bool]) -> bool:
@@ -383,26 +467,6 @@ def _has_all(needs: tuple[tuple[str, ...], ...], text: str, known: dict[str, boo
         else:
             return False
     return True
-
-
-def _leftmost(pattern: re.Pattern[str], starts: tuple[str, ...], text: str) -> re.Match[str] | None:
-    """``pattern.search(text)``, given that every match begins with one of ``starts``:
-    try ``pattern.match`` only where one of them occurs, leftmost first. ``match(text,
-    pos)`` sees the text before ``pos`` (``\\b``, lookbehind), so the result is the same
-    match ``search`` finds, without running the pattern at every position."""
-    found = text.find
-    positions: set[int] = set()
-    for start in starts:
-        at = found(start)
-        while at >= 0:
-            positions.add(at)
-            at = found(start, at + 1)
-    match = pattern.match
-    for at in sorted(positions):
-        hit = match(text, at)
-        if hit is not None:
-            return hit
-    return None
 
 
 def noisy_or(weights: list[float]) -> float:
