@@ -3,7 +3,8 @@
 
 - :func:`gcg_like`: a request followed by an optimised-looking adversarial suffix
   (glued mixed-case words, bracket jumbles, "Sure, here is" fragments, stray foreign
-  syllables), the *shape* of GCG/DSN suffixes; no JailbreakBench text is used.
+  syllables and words, LaTeX and code fragments, proper names, words glued to
+  punctuation), the *shape* of GCG/DSN suffixes; no JailbreakBench text is used.
 - :func:`framed_jailbreaks`: role-play, hypothetical, novelist, persona and refusal-
   suppression framings around a request, built from templates.
 - :func:`structured_benign` and :func:`roleplay_benign`: the near misses: code, SQL,
@@ -49,21 +50,46 @@ def _glued(rng: random.Random) -> str:
     return first.capitalize() + second.capitalize() + rng.choice(_GLUE).capitalize()
 
 
+# Optimised suffixes are drawn from a model's whole token vocabulary: besides English
+# words they hold LaTeX and markup commands, code fragments, words of other languages and
+# proper names, glued together without grammar.
+_LATEX = ("\\textit", "\\qquad", "\\begin{", "\\end", "$\\{", "\\ref", "\\cdot", "\\emph{")
+_CODE = ("<%=", "=>", '");', "$(", "::", "</", "${", "?>", "*/", "#{", "->", "[]{", "@{")
+_FOREIGN = (  # noqa: SIM905
+    "und werden eine pour avec dans seine nach cuando para sobre donde quindi bereits "
+    "peut fois tout einer przez jest sont esta dopo"
+).split()
+_NAMES = ("Alice", "Murray", "Kowalski", "Sophie", "Tokyo", "Nairobi", "Gustav", "Lima")
+
+
+def _token(rng: random.Random, pool: list[str]) -> str:
+    kind = rng.randrange(14)
+    if kind < 3:
+        word = rng.choice(pool) if rng.randrange(2) else rng.choice(_WORDS)
+        return word.capitalize() if rng.randrange(4) == 0 else word
+    if kind < 5:
+        return _glued(rng)
+    if kind < 7:
+        return _jumble(rng)
+    if kind == 7:
+        return "".join(rng.choice(_SYLLABLES) for _ in range(rng.randrange(2, 4)))
+    if kind == 8:
+        return rng.choice(("Sure", "Here", "Sure,", "!!", "--", "=="))
+    if kind == 9:
+        return rng.choice(_LATEX) + (rng.choice(_WORDS) if rng.randrange(2) else "")
+    if kind == 10:
+        return rng.choice(_CODE) + (rng.choice(_GLUE) if rng.randrange(2) else "")
+    if kind == 11:
+        return rng.choice(_FOREIGN)
+    if kind == 12:
+        return rng.choice(_NAMES)
+    # A word glued to punctuation on one side, as sub-word pieces come out.
+    word = rng.choice(pool)
+    return word + _jumble(rng) if rng.randrange(2) else _jumble(rng) + word
+
+
 def _suffix(rng: random.Random, pool: list[str]) -> str:
-    parts: list[str] = []
-    for _ in range(rng.randrange(8, 22)):
-        kind = rng.randrange(10)
-        if kind < 3:
-            word = rng.choice(pool) if rng.randrange(2) else rng.choice(_WORDS)
-            parts.append(word.capitalize() if rng.randrange(4) == 0 else word)
-        elif kind < 5:
-            parts.append(_glued(rng))
-        elif kind < 8:
-            parts.append(_jumble(rng))
-        elif kind == 8:
-            parts.append("".join(rng.choice(_SYLLABLES) for _ in range(rng.randrange(2, 4))))
-        else:
-            parts.append(rng.choice(("Sure", "Here", "Sure,", "!!", "--", "==")))
+    parts = [_token(rng, pool) for _ in range(rng.randrange(8, 26))]
     glue = (" ", "", " ", " ")
     return "".join(part + rng.choice(glue) for part in parts).strip()
 

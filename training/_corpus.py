@@ -23,6 +23,12 @@ from _adversarial import (
     roleplay_benign,
     structured_benign,
 )
+from _persuasion import (
+    benign_questions,
+    benign_system_prompts,
+    persuasion_benign,
+    persuasion_framed,
+)
 from _synthetic import synthetic_attacks, synthetic_benign, synthetic_instructions
 from _synthetic_json import json_wrapped, synthetic_tool_json
 from bastion.evaluation._presets import SPIDER_TRAIN_DBS, is_train_half
@@ -133,12 +139,13 @@ def build_corpus(root: Path, seed: int) -> list[Sample]:
     instructions = synthetic_instructions(600, seed + 3)
     pool = sorted({w for text in [*carriers, *tasks] for w in text.split() if w.isalpha()})
     add(
-        gcg_like([*harmful, *instructions], pool, 700, seed + 5),
+        gcg_like([*harmful, *instructions], pool, 1400, seed + 5),
         True,
         "synthetic-adversarial-suffix",
     )
     add(decorate(rng.sample(composite, 300), seed + 9), True, "decorated-trigger+task")
     add(framed_jailbreaks(harmful, 700, seed + 6), True, "synthetic-framed-jailbreaks")
+    add(persuasion_framed(harmful, 700, seed + 13), True, "synthetic-persuasion-jailbreaks")
     # Injections inside JSON tool results / fields: the same JSON shapes as the benign
     # tool definitions below, so JSON punctuation is no cue either way.
     add(json_wrapped([*composite, *synthetic], 300, seed + 12), True, "synthetic-json-wrapped")
@@ -185,6 +192,9 @@ def build_corpus(root: Path, seed: int) -> list[Sample]:
     add(structured_benign(600, seed + 7), False, "synthetic-structured")
     add(synthetic_tool_json(800, seed + 11), False, "synthetic-tool-json")
     add(roleplay_benign(400, seed + 8), False, "synthetic-roleplay-benign")
+    add(persuasion_benign(500, seed + 14), False, "synthetic-persuasion-benign")
+    add(benign_questions(pool, 800, seed + 15), False, "synthetic-questions")
+    add(benign_system_prompts(300, seed + 16), False, "synthetic-system-prompts")
     add(_seed_outputs(root), False, "self-instruct-seed-outputs")
     add(_refusals(root, 800), False, "gptfuzz-refusal-responses")
     return samples

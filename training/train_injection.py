@@ -29,12 +29,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _corpus import Sample, build_corpus
-from bastion.scanners.injection._features import tokenize, window_features
+from bastion.scanners.injection._features import NORM_PSEUDOCOUNT, tokenize, window_features
 from bastion.scanners.injection.model import FORMAT, InjectionModel
 
 WINDOW = 256
 MAX_CHARS = 65536
-VERSION = "lr-ngram-3"
+VERSION = "lr-ngram-4"
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO / "src/bastion/scanners/injection/data"
 
@@ -63,7 +63,7 @@ class Matrix:
         cols: list[int] = []
         vals: list[float] = []
         for r, names in enumerate(rows):
-            norm = 1.0 / math.sqrt(max(len(names), 1))
+            norm = 1.0 / math.sqrt(max(len(names), 1) + NORM_PSEUDOCOUNT)
             for name, count in sorted(Counter(names).items()):
                 j = index.get(name)
                 if j is not None:

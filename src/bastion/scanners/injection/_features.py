@@ -40,6 +40,7 @@ __all__ = [
     "GLUE_MARK",
     "MAX_GRAM_CHARS",
     "MAX_TOKEN_CHARS",
+    "NORM_PSEUDOCOUNT",
     "TOKEN_PATTERN",
     "bigram_feature",
     "normalize_token",
@@ -49,6 +50,11 @@ __all__ = [
 ]
 
 MAX_TOKEN_CHARS = 32
+# A window's summed weights are divided by sqrt(feature count + NORM_PSEUDOCOUNT): the
+# pseudo-count shrinks short texts towards the bias, so two or three features of a
+# short question or a one-line system prompt cannot decide it alone (since model
+# format 3).
+NORM_PSEUDOCOUNT = 16
 MAX_GRAM_CHARS = 20
 GLUE_MARK = "\u2191"
 _GRAM_ORDERS = (3, 5)
@@ -141,7 +147,7 @@ def window_features(tokens: Sequence[str], start: int, end: int) -> list[str]:
     the features of each *distinct* token, then each *distinct* bigram, once each.
     Repeating a line therefore adds nothing; a character n-gram shared by two different
     words still counts twice. The model normalises by the square root of this list's
-    length."""
+    length plus :data:`NORM_PSEUDOCOUNT`."""
     names: list[str] = []
     for token in dict.fromkeys(tokens[start:end]):
         names.extend(token_features(token))

@@ -16,7 +16,8 @@ weights, then slides a window of ``window`` tokens (half-overlapping) and keeps 
 most attack-like one: an injection buried in a long document is not diluted by it.
 Each *distinct* token and bigram of a window counts once (repeated lines add nothing;
 see :func:`._features.window_features`), and the window's sum is divided by the square
-root of its feature count, as in training.
+root of its feature count plus a pseudo-count (:data:`._features.NORM_PSEUDOCOUNT`), as
+in training.
 Inputs longer than ``max_chars`` are scored on their first and last ``max_chars / 2``
 characters, so time and memory are bounded whatever the length.
 
@@ -38,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from bastion.scanners.injection._features import (
+    NORM_PSEUDOCOUNT,
     TOKEN_PATTERN,
     normalize_token,
     token_features,
@@ -49,10 +51,11 @@ __all__ = ["DEFAULT_MODEL_DIR", "DEFAULT_MODEL_SHA256", "InjectionModel", "Model
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "data"
 # SHA-256 of data/MANIFEST.json as written by training/train_injection.py.
-DEFAULT_MODEL_SHA256 = "08d1b9c1842db1f49112c281aed997843a62f015e21275769c353ffd6fd362cf"
-# 2: each distinct token and bigram of a window counts once (format 1 counted every
-# occurrence; its weights would be mis-scored by this code, so it is refused).
-FORMAT = 2
+DEFAULT_MODEL_SHA256 = "7cfa0089a22b1af769fd0bea5fff9eeb42cc70a4671def627e68bbbb68076ccb"
+# 3: a window's sum is divided by sqrt(features + NORM_PSEUDOCOUNT) (format 2 by
+# sqrt(features)); 2: each distinct token and bigram of a window counts once (format 1
+# counted every occurrence). Older weights would be mis-scored by this code: refused.
+FORMAT = 3
 _FILES = ("model.json", "weights.f32")
 # Raw tokens outside the vocabulary whose contributions are memoised per model; the
 # memo is emptied when it reaches this size, so memory stays bounded.
@@ -253,7 +256,7 @@ class InjectionModel:
             )
             if weight:
                 totals[name] = totals.get(name, 0.0) + weight
-        norm = 1.0 / math.sqrt(max(count, 1))
+        norm = 1.0 / math.sqrt(max(count, 1) + NORM_PSEUDOCOUNT)
         ranked = sorted(totals.items(), key=lambda item: (-abs(item[1]), item[0]))
         return [(name, weight * norm) for name, weight in ranked[:top]]
 
@@ -326,7 +329,7 @@ class InjectionModel:
                 map(bigram_get, grams, repeat(0.0, len(grams)))
             )
             count = sum(map(count_of.__getitem__, distinct)) + len(grams)
-            logit = self._bias + total / math.sqrt(max(count, 1))
+            logit = self._bias + total / math.sqrt(max(count, 1) + NORM_PSEUDOCOUNT)
             if logit > best.logit:
                 best = _Window(start, end, logit)
         return best
