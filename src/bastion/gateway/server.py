@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import gc
+import logging
 import ssl
 from typing import Any
 
 import uvicorn
 
+from bastion.errors import PolicyUnavailable
 from bastion.gateway.app import create_app
 from bastion.gateway.routing import FastPath
 from bastion.gateway.runtime import Runtime
@@ -15,12 +18,27 @@ from bastion.settings import Settings, load_settings
 
 __all__ = ["BastionUvicornConfig", "app_from_env", "uvicorn_config"]
 
+log = logging.getLogger("bastion.gateway")
+
 
 def app_from_env() -> FastPath:
-    """Factory for ``uvicorn --factory`` and worker processes: settings from env."""
+    """Factory for ``uvicorn --factory`` and worker processes: settings from env.
+
+    The default policy's scanners (the injection model and rule table, shared with
+    every other policy) are built here rather than on the first request, and the
+    start-up heap is then frozen out of the garbage collector (:func:`gc.freeze`):
+    the model's tables are immutable, and a full collection that walks them stalls
+    every request in flight."""
     settings = load_settings()
     configure_logging(settings.log_level)
-    return create_app(Runtime.build(settings), hsts=settings.tls_cert_file is not None)
+    runtime = Runtime.build(settings)
+    try:
+        runtime.policies.get("default")
+    except PolicyUnavailable:
+        log.warning("default policy could not be loaded; requests under it will fail")
+    app = create_app(runtime, hsts=settings.tls_cert_file is not None)
+    gc.freeze()
+    return app
 
 
 class BastionUvicornConfig(uvicorn.Config):

@@ -7,12 +7,17 @@ it raises :class:`ValueError` naming the option when the table is invalid.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import cache
 from typing import Any
 
 from bastion.scanners.base import AsyncScanner, Scanner
 from bastion.scanners.canary import CanaryScanner
 from bastion.scanners.exfil import MarkdownExfilScanner
-from bastion.scanners.injection.scanner import PromptInjectionScanner
+from bastion.scanners.injection.scanner import (
+    PromptInjectionScanner,
+    compile_rules,
+    default_classifier,
+)
 from bastion.scanners.invisible import InvisibleTextScanner
 from bastion.scanners.leak import SystemPromptLeakScanner
 from bastion.scanners.secrets import SecretsScanner
@@ -60,12 +65,24 @@ class ScannerRegistry:
 
 
 def default_registry() -> ScannerRegistry:
-    """A new registry holding the built-in scanners."""
+    """A new registry holding the built-in scanners.
+
+    Every ``prompt_injection`` scanner the registry creates (one per policy) shares one
+    built-in classifier and one compiled rule table, made on first use: both are
+    immutable and thread-safe, and making them takes about 150 ms and several MB, which
+    each tenant's policy would otherwise pay on its first request."""
     registry = ScannerRegistry()
+
+    classifier = cache(default_classifier)
+    rules = cache(compile_rules)
+
+    def injection(options: Mapping[str, Any]) -> PromptInjectionScanner:
+        return PromptInjectionScanner(options, classifier=classifier(), rules=rules())
+
     registry.register(CanaryScanner.name, CanaryScanner)
     registry.register(InvisibleTextScanner.name, InvisibleTextScanner)
     registry.register(MarkdownExfilScanner.name, MarkdownExfilScanner)
-    registry.register(PromptInjectionScanner.name, PromptInjectionScanner)
+    registry.register(PromptInjectionScanner.name, injection)
     registry.register(PromptSizeScanner.name, PromptSizeScanner)
     registry.register(SecretsScanner.name, SecretsScanner)
     registry.register(SystemPromptLeakScanner.name, SystemPromptLeakScanner)

@@ -69,6 +69,7 @@ __all__ = [
     "WINDOW_OVERLAP",
     "PromptInjectionScanner",
     "TextClassifier",
+    "compile_rules",
     "default_classifier",
 ]
 
@@ -98,6 +99,11 @@ def default_classifier() -> TextClassifier:
             "is not available; build the scanner with classifier=..."
         ) from exc
     return InjectionModel.load_default()
+
+
+def compile_rules() -> dict[Profile, RuleSet]:
+    """The built-in rule table compiled for both profiles (immutable: shareable)."""
+    return {"direct": RuleSet("direct"), "indirect": RuleSet("indirect")}
 
 
 def _probability(name: str, options: Mapping[str, Any], key: str, default: float) -> float:
@@ -131,6 +137,7 @@ class PromptInjectionScanner:
         *,
         classifier: TextClassifier | None = None,
         external: TextClassifier | None = None,
+        rules: Mapping[Profile, RuleSet] | None = None,
     ) -> None:
         opts = options or {}
         check_keys(self.name, opts, _OPTIONS)
@@ -147,10 +154,7 @@ class PromptInjectionScanner:
             self._external_threshold = 0.5
         self._external = external
         self._classifier = classifier if classifier is not None else default_classifier()
-        self._rules: dict[Profile, RuleSet] = {
-            "direct": RuleSet("direct"),
-            "indirect": RuleSet("indirect"),
-        }
+        self._rules = dict(rules) if rules is not None else compile_rules()
         self._decoder = PayloadDecoder()
 
     def __repr__(self) -> str:
