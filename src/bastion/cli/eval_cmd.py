@@ -10,6 +10,7 @@ from pathlib import Path
 import typer
 
 from bastion.cli.common import die
+from bastion.cli.eval_pii import pii
 from bastion.evaluation import (
     GROUPS,
     PRESETS,
@@ -134,4 +135,5 @@ def eval_app() -> typer.Typer:
     app.command(
         epilog="Presets: " + ", ".join(sorted(PRESETS)) + ". Groups: " + ", ".join(sorted(GROUPS))
     )(injection)
+    app.command()(pii)
     return app

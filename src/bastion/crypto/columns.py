@@ -12,11 +12,12 @@ from typing import cast
 from sqlalchemy import Table
 
 from bastion.crypto.rotation import SealedColumn
-from bastion.store.schema import AuditRecord, SealedSecret
+from bastion.store.schema import AuditRecord, PseudonymVaultRow, SealedSecret
 
 __all__ = ["SEALED_COLUMNS"]
 
 SEALED_COLUMNS: tuple[SealedColumn, ...] = (
     SealedColumn(cast(Table, AuditRecord.__table__), "audit", blob="sealed", aad_column="hash"),
     SealedColumn(cast(Table, SealedSecret.__table__), "app", blob="sealed", aad_column="id"),
+    SealedColumn(cast(Table, PseudonymVaultRow.__table__), "app", blob="sealed", aad_column="id"),
 )

@@ -25,6 +25,7 @@ __all__ = [
     "AuditRecord",
     "Base",
     "DataKey",
+    "PseudonymVaultRow",
     "SealedSecret",
     "Tenant",
     "User",
@@ -159,3 +160,20 @@ class SealedSecret(Base):
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class PseudonymVaultRow(Base):
+    """One conversation's pseudonym map (placeholder <-> original value), sealed under
+    the tenant's ``app`` data key. ``owner`` is a SHA-256 of the caller and the
+    conversation id, so only the caller who sent the values can have them restored."""
+
+    __tablename__ = "pseudonym_vaults"
+    __table_args__ = (UniqueConstraint("tenant_id", "owner", name="uq_pseudonym_vaults_owner"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(36), index=True)
+    owner: Mapped[str] = mapped_column(String(64))
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)

@@ -1,0 +1,127 @@
+"""Structured personal data: deterministic patterns with validation, no model.
+
+:class:`PiiDetector` finds email addresses, phone numbers (libphonenumber), payment
+cards (IIN + Luhn), IBANs (mod 97 + country layout), US SSNs (SSA rules), IPv4/IPv6
+addresses and dates of birth (a valid date after a birth context word). Each type has a
+cheap precheck so text without, say, seven digits never reaches the phone matcher.
+
+Scores: 1.0 for emails and checksum-validated cards and IBANs; 0.9 for dashed SSNs and
+IP addresses; 0.85 for valid phone numbers; 0.8 for space-separated SSNs and dates of birth;
+0.7 for bare nine-digit SSNs (which need a context word); 0.6 for phone-shaped
+numbers that are not valid under their numbering plan.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Iterator
+
+import phonenumbers
+
+from bastion.dlp._dates import find_dates_of_birth
+from bastion.dlp._network import find_emails, find_ips, find_phones
+from bastion.dlp._numbers import find_cards, find_ibans, find_ssns
+from bastion.dlp.entities import EntityType, PiiFinding
+
+__all__ = ["SUPPORTED_ENTITIES", "PiiDetector"]
+
+SUPPORTED_ENTITIES: frozenset[EntityType] = frozenset(
+    {
+        EntityType.EMAIL_ADDRESS,
+        EntityType.PHONE_NUMBER,
+        EntityType.CREDIT_CARD,
+        EntityType.IBAN_CODE,
+        EntityType.US_SSN,
+        EntityType.IP_ADDRESS,
+        EntityType.DATE_OF_BIRTH,
+    }
+)
+"""The types :class:`PiiDetector` finds (street addresses, names and secrets are not
+structured data and are left to other detectors)."""
+
+# The order of ``PiiDetector.entities`` (and its repr); findings are ranked by score
+# and span length, never by this order.
+_ORDER = (
+    EntityType.CREDIT_CARD,
+    EntityType.IBAN_CODE,
+    EntityType.EMAIL_ADDRESS,
+    EntityType.US_SSN,
+    EntityType.IP_ADDRESS,
+    EntityType.PHONE_NUMBER,
+    EntityType.DATE_OF_BIRTH,
+)
+
+
+class PiiDetector:
+    """Finds structured personal data in text.
+
+    ``entities`` limits the types (default: all of :data:`SUPPORTED_ENTITIES`; an
+    unsupported type is a :class:`ValueError`). ``default_region`` is the ISO 3166
+    country whose national phone numbers are recognised without a ``+`` prefix.
+    """
+
+    __slots__ = ("_finders", "default_region", "entities")
+
+    def __init__(
+        self, entities: Iterable[EntityType] | None = None, *, default_region: str = "US"
+    ) -> None:
+        wanted = SUPPORTED_ENTITIES if entities is None else frozenset(map(EntityType, entities))
+        unsupported = wanted - SUPPORTED_ENTITIES
+        if unsupported:
+            names = ", ".join(sorted(unsupported))
+            raise ValueError(f"PiiDetector does not detect {names}")
+        region = default_region.upper()
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"unknown phone region {default_region!r}")
+        self.entities: tuple[EntityType, ...] = tuple(t for t in _ORDER if t in wanted)
+        self.default_region = region
+        self._finders: tuple[Callable[[str], Iterator[PiiFinding]], ...] = tuple(
+            self._finder(t) for t in self.entities
+        )
+
+    def __repr__(self) -> str:
+        names = ", ".join(str(t) for t in self.entities)
+        return f"PiiDetector(entities=[{names}], default_region={self.default_region!r})"
+
+    def _finder(self, entity: EntityType) -> Callable[[str], Iterator[PiiFinding]]:
+        if entity is EntityType.PHONE_NUMBER:
+            region = self.default_region
+            return lambda text: find_phones(text, region)
+        return {
+            EntityType.EMAIL_ADDRESS: find_emails,
+            EntityType.CREDIT_CARD: find_cards,
+            EntityType.IBAN_CODE: find_ibans,
+            EntityType.US_SSN: find_ssns,
+            EntityType.IP_ADDRESS: find_ips,
+            EntityType.DATE_OF_BIRTH: find_dates_of_birth,
+        }[entity]
+
+    def detect(self, text: str) -> list[PiiFinding]:
+        """All findings in ``text``, sorted by ``(start, end, type)``, none overlapping."""
+        if not text:
+            return []
+        found: list[PiiFinding] = []
+        for finder in self._finders:
+            found.extend(finder(text))
+        return resolve_overlaps(found)
+
+
+def resolve_overlaps(findings: Iterable[PiiFinding]) -> list[PiiFinding]:
+    """Keep, of overlapping findings, the higher score, then the longer span, then the
+    earlier one; sorted by ``(start, end, type)``."""
+    ranked = sorted(findings, key=lambda f: (-f.score, f.start - f.end, f.start, f.type))
+    # Kept spans never overlap, so sorted by start they are sorted by end too: a new
+    # span is free when it ends before its successor starts and starts after its
+    # predecessor ends.
+    starts: list[int] = []
+    kept: list[PiiFinding] = []
+    for finding in ranked:
+        i = bisect_right(starts, finding.start)
+        if i > 0 and kept[i - 1].end > finding.start:
+            continue
+        if i < len(kept) and kept[i].start < finding.end:
+            continue
+        starts.insert(i, finding.start)
+        kept.insert(i, finding)
+    kept.sort(key=lambda f: (f.start, f.end, f.type))
+    return kept
