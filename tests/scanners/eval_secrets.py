@@ -4,10 +4,15 @@ Not a test (pytest does not collect it): a report for humans. Run from the repo 
 
     .venv/bin/python tests/scanners/eval_secrets.py [/work/shared/data]
 
-Recall is over the positive examples of the Nosey Parker rules the scanner covers
-(a hit needs a finding of the mapped type); false positives are findings of the
-mapped type on those rules' negative examples, and any finding on benign prompts.
-Only counts are printed, never example text.
+Whole set (the figures issue 5 asks for): recall is the share of all positive examples
+on which the scanner reports at least one finding; a negative example with any finding
+counts as a false positive, and precision is flagged positives over all flagged
+examples. Nosey Parker's negatives are per rule (some still hold a credential another
+rule would report), so this precision is a lower bound. Benign prompts are reported
+apart (any finding on them is a false positive too).
+
+Covered-rule view: recall over the rules mapped in ``COVERED`` (a hit needs a finding
+of the mapped type). Only counts and rule ids are printed, never example text.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import json
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from bastion.policy import default_policy
 from bastion.scanners import (
@@ -74,14 +80,55 @@ def _benign(root: Path) -> list[str]:
     return texts
 
 
+DATASET = "secrets/noseyparker-rule-examples/examples_normalized.jsonl"
+
+
+def load_rows(root: Path) -> list[dict[str, Any]]:
+    with (root / DATASET).open() as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def whole_set(rows: list[dict[str, Any]], scanner: SecretsScanner) -> dict[str, Any]:
+    """Whole-set counts: flagged positives/negatives and per-rule misses."""
+    missed: Counter[str] = Counter()
+    flagged_neg: Counter[str] = Counter()
+    totals: Counter[str] = Counter()
+    for row in rows:
+        hit = bool(scanner.find(row["text"]))
+        totals[row["label"]] += 1
+        totals[row["label"] + "_flagged"] += hit
+        if row["label"] == "positive" and not hit:
+            missed[row["rule_id"]] += 1
+        if row["label"] == "negative" and hit:
+            flagged_neg[row["rule_id"]] += 1
+    tp, fp = totals["positive_flagged"], totals["negative_flagged"]
+    return {
+        "positives": totals["positive"],
+        "negatives": totals["negative"],
+        "tp": tp,
+        "fp": fp,
+        "recall": tp / totals["positive"],
+        "precision": tp / (tp + fp) if tp + fp else 0.0,
+        "missed": missed,
+        "flagged_negatives": flagged_neg,
+    }
+
+
 def main(root: Path) -> None:
     scanner = SecretsScanner()
+    rows = load_rows(root)
+    for label, options in (("default", {}), ("identifiers=true", {"identifiers": True})):
+        whole = whole_set(rows, SecretsScanner(options))
+        tp, fp = whole["tp"], whole["fp"]
+        print(f"whole set, {label}: {whole['positives']} pos, {whole['negatives']} neg")
+        print(f"  recall: {tp}/{whole['positives']} = {whole['recall']:.1%}")
+        print(f"  negatives flagged: {fp}/{whole['negatives']}")
+        print(f"  precision: {tp}/{tp + fp} = {whole['precision']:.1%}")
+        print(f"  missed positives by rule: {dict(sorted(whole['missed'].items()))}")
+        print(f"  flagged negatives by rule: {dict(sorted(whole['flagged_negatives'].items()))}")
     stats: Counter[str] = Counter()
     missed: Counter[str] = Counter()
     other_hits = 0
-    path = root / "secrets/noseyparker-rule-examples/examples_normalized.jsonl"
-    with path.open() as fh:
-        rows = [json.loads(line) for line in fh]
     # A negative of one Slack rule is often a positive of a sibling Slack rule, which
     # this scanner folds into one type: such rows are real secrets, not false positives.
     positive_types: dict[str, set[str]] = {}
@@ -104,7 +151,7 @@ def main(root: Path) -> None:
         if row["label"] == "positive" and not hit:
             missed[row["rule_id"]] += 1
     pos, neg = stats["positive_total"], stats["negative_total"]
-    print(f"covered rules: {len(COVERED)}")
+    print(f"covered-rule view ({len(COVERED)} rules mapped to a type):")
     print(f"recall: {stats['positive_hit']}/{pos} = {stats['positive_hit'] / pos:.1%}")
     print(f"missed by rule: {dict(sorted(missed.items()))}")
     print(f"false positives on covered rules' negatives: {stats['negative_hit']}/{neg}")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["PEM_TAIL", "SPECS", "SecretSpec"]
+__all__ = ["DIGITS", "PEM_TAIL", "SPECS", "ContextRule", "SecretSpec"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +25,8 @@ class SecretSpec:
     ``min_distinct`` the number of distinct characters; ``body_span`` reports only
     the ``body`` group (the keyword around it is not secret); ``gate`` is one
     character every match contains, checked first (``memchr`` speed) so prose without
-    ``_`` or ``-`` skips most needles.
+    ``_`` or ``-`` skips most needles; when empty, the scanner uses the rarest
+    character all needles share, if any.
     """
 
     kind: str
@@ -74,7 +75,7 @@ SPECS: tuple[SecretSpec, ...] = (
     ),
     SecretSpec(
         "gitlab_token",
-        rf"glpat-(?P<body>[{_URL}]{{20,}})(?:\.[0-9a-z]{{2}}\.[0-9a-z]{{9}})?(?![{_URL}])",
+        rf"glpat-(?P<body>[{_URL}]{{20,200}})(?:\.[0-9a-z]{{2}}\.[0-9a-z]{{9}})?(?![{_URL}])",
         ("glpat-",),
         gate="-",
     ),
@@ -180,3 +181,37 @@ PEM_TAIL = (
     rf"(?:(?:{_SEP}+[A-Za-z0-9+/=]{{1,15}})?{_SEP}*"
     r"-----END [A-Z ]{0,20}PRIVATE KEY(?: BLOCK)?-----)?"
 )
+
+
+@dataclass(frozen=True, slots=True)
+class ContextRule:
+    """A secret recognised by the words around it (``password = "..."``, a URL's
+    ``user:pass@``, a provider name near a key-shaped value).
+
+    Cheap checks first: the rule is skipped unless one of its ``gates`` characters
+    occurs in the text (``str.__contains__`` on one character is a ``memchr``; an
+    empty string means no gate; ``DIGITS`` for values that always hold a digit), then
+    unless one of its lowercase ``needles`` occurs in the lowercased text. If
+    ``anchored``, the regex is matched where each needle occurs (it must start with
+    the needle); otherwise it is searched over the text. The ``body`` group (or the
+    first matched group named ``body...``) is then checked: ``classes`` of
+    lower/upper/digit, ``min_distinct`` characters, Shannon ``entropy`` in bits per
+    character, no placeholder (``changeme``, ``<...>``, ``${...}``, ``example``...)
+    and, if ``repeats``, no run of five equal characters. The finding covers the body
+    only. Regexes are bounded (no nested or unbounded repeats over the same
+    characters) so that backtracking stays linear.
+    """
+
+    kind: str
+    pattern: str
+    needles: tuple[str, ...]
+    gates: str = ":="
+    anchored: bool = True
+    classes: int = 0
+    min_distinct: int = 0
+    entropy: float = 0.0
+    repeats: bool = True
+    score: float = 0.9
+
+
+DIGITS = "0123456789"
