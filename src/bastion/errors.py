@@ -13,6 +13,7 @@
      +- UpstreamTimeout          504 upstream_timeout
      +- AuditUnavailable         503 audit_unavailable (no record, no response)
      +- PolicyUnavailable        500 policy_unavailable (tenant policy missing or invalid)
+     +- VaultUnavailable         503 vault_unavailable (a conversation's DLP vault will not open)
 
 Messages are written for the caller and never contain prompt text, secrets or key
 material: they name the field or the reason code, not the value.
@@ -133,3 +134,12 @@ class PolicyUnavailable(BastionError):
     status = 500
     code = "policy_unavailable"
     error_type = "server_error"
+
+
+class VaultUnavailable(BastionError):
+    """A conversation's pseudonym vault cannot be read: fail closed rather than lose
+    track of which placeholder is whose."""
+
+    status = 503
+    code = "vault_unavailable"
+    error_type = "api_error"

@@ -51,8 +51,15 @@ class Policy(BaseModel):
         "invisible_text",
         "prompt_injection",
         "secrets",
+        "pii",
     )
-    output: tuple[str, ...] = ("canary", "system_prompt_leak", "secrets", "markdown_exfil")
+    output: tuple[str, ...] = (
+        "canary",
+        "system_prompt_leak",
+        "secrets",
+        "pii",
+        "markdown_exfil",
+    )
     canary: bool = True
     # Spotlighting: untrusted content reaches the model inside a fresh random boundary.
     spotlight: bool = True

@@ -77,6 +77,7 @@ async def test_clean_text_allows_with_one_result_per_scanner() -> None:
         "invisible_text",
         "prompt_injection",
         "secrets",
+        "pii",
     ]
     assert (verdict.text, verdict.reasons) == ("Summarise this.", ())
     assert verdict.score < 0.5  # allowed scanners may still report a low score

@@ -59,6 +59,7 @@ async def test_short_stream_is_released_at_finish() -> None:
         "canary",
         "system_prompt_leak",
         "secrets",
+        "pii",
         "markdown_exfil",
     }
 

@@ -25,14 +25,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from itertools import pairwise
 
 from bastion.dlp.entities import EntityType, PiiFinding
 
-__all__ = ["Action", "Pseudonyms", "Rewrite", "apply", "mask", "restore"]
+__all__ = ["Action", "Pseudonyms", "Rewrite", "StreamRestorer", "apply", "mask", "restore"]
 
 # Placeholder labels: short, and readable by a model (<EMAIL_1>, <CARD_2>).
 _LABELS: Mapping[EntityType, str] = {
@@ -48,6 +48,8 @@ _LABELS: Mapping[EntityType, str] = {
     EntityType.SECRET: "SECRET",
 }
 _PLACEHOLDER_RE = re.compile(r"<([A-Z]+)_([1-9][0-9]{0,5})>")
+# The end of a text that may be the start of a placeholder cut by a chunk boundary.
+_PARTIAL_RE = re.compile(r"<[A-Z]{0,8}(?:_[0-9]{0,6})?\Z")
 _KEEP = 4
 
 
@@ -179,15 +181,48 @@ def apply(
     return Rewrite("".join(reversed(parts)), tuple(reversed(blocked)), changed)
 
 
-def restore(text: str, pseudonyms: Pseudonyms) -> str:
-    """``text`` with every placeholder of ``pseudonyms`` replaced by its original.
-    Only exact placeholders this map issued are restored; anything else that looks
-    like one (a model's invention) is left as it is."""
+def restore(
+    text: str, pseudonyms: Pseudonyms, *, escape: Callable[[str], str] | None = None
+) -> str:
+    """``text`` with every placeholder of ``pseudonyms`` replaced by its original
+    (through ``escape`` when given, e.g. for a JSON string). Only exact placeholders
+    this map issued are restored; anything else that looks like one (a model's
+    invention) is left as it is."""
     if "<" not in text or not pseudonyms.by_placeholder:
         return text
     known = pseudonyms.by_placeholder
 
     def original(match: re.Match[str]) -> str:
-        return known.get(match.group(), match.group())
+        value = known.get(match.group())
+        if value is None:
+            return match.group()
+        return escape(value) if escape is not None else value
 
     return _PLACEHOLDER_RE.sub(original, text)
+
+
+class StreamRestorer:
+    """:func:`restore` over a stream: a chunk that ends inside what may be a placeholder
+    (``... <EMA``) is held back until the rest arrives, at most 16 characters."""
+
+    __slots__ = ("_held", "_pseudonyms")
+
+    def __init__(self, pseudonyms: Pseudonyms) -> None:
+        self._pseudonyms = pseudonyms
+        self._held = ""
+
+    def __repr__(self) -> str:
+        return f"StreamRestorer(held={len(self._held)})"
+
+    def feed(self, text: str) -> str:
+        """The restored text that can be released after ``text``."""
+        text = self._held + text
+        partial = _PARTIAL_RE.search(text, max(0, len(text) - 16))
+        cut = partial.start() if partial is not None else len(text)
+        self._held = text[cut:]
+        return restore(text[:cut], self._pseudonyms)
+
+    def finish(self) -> str:
+        """Whatever is still held, restored."""
+        rest, self._held = self._held, ""
+        return restore(rest, self._pseudonyms)

@@ -13,16 +13,21 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime
 
+import anyio.to_thread
 import orjson
+from sqlalchemy.exc import SQLAlchemyError
 
 from bastion.audit import AuditEvent, AuditLog
 from bastion.authz import allowed
+from bastion.dlp.operators import Pseudonyms, StreamRestorer, restore
+from bastion.dlp.vault import PseudonymVault, VaultError, vault_owner
 from bastion.errors import (
     AuditUnavailable,
     BastionError,
     ModelNotAllowed,
     PermissionDenied,
     RequestBlocked,
+    VaultUnavailable,
 )
 from bastion.gateway.assemble import assemble_messages, gateway_system_message, needs_spotlight
 from bastion.gateway.interaction import ChatInput, Interaction, outcome_for
@@ -48,6 +53,11 @@ class Prepared:
     request: ChatRequest
     output_context: ScanContext
     include_usage: bool
+    # The request's placeholder map: what the ``pii`` scanner pseudonymized on the way
+    # in is restored in the answer, for this caller only.
+    pseudonyms: Pseudonyms
+    # The conversation's vault owner (caller and conversation id), None without one.
+    vault_owner: str | None = None
 
 
 class ChatService:
@@ -60,8 +70,11 @@ class ChatService:
         clock: Callable[[], datetime],
         canary: Callable[[], str],
         boundary: Callable[[], str] = generate_boundary,
+        *,
+        vault: PseudonymVault | None = None,
     ) -> None:
         self._settings = settings
+        self._vault = vault
         self._policies = policies
         self._upstreams = upstreams
         self._audit = audit
@@ -84,7 +97,9 @@ class ChatService:
                 f"The model '{call.model}' does not exist or you do not have access to it.",
                 param="model",
             )
-        messages = await self._scan_input(it, resolved, call.messages)
+        owner = self._vault_owner(it, call)
+        pseudonyms = await self._load_pseudonyms(it, owner)
+        messages = await self._scan_input(it, resolved, call.messages, pseudonyms)
         if call.tools:
             # Tool definitions reach the model too: scan their text, whole.
             context = ScanContext(
@@ -120,7 +135,44 @@ class ChatService:
             tenant=principal.tenant_id,
             secrets=secrets,
         )
-        return Prepared(resolved, model, request, context, call.include_usage)
+        return Prepared(resolved, model, request, context, call.include_usage, pseudonyms, owner)
+
+    def _vault_owner(self, it: Interaction, call: ChatInput) -> str | None:
+        if self._vault is None or call.conversation is None:
+            return None
+        return vault_owner(it.principal.key_id, call.conversation)
+
+    async def _load_pseudonyms(self, it: Interaction, owner: str | None) -> Pseudonyms:
+        """The conversation's map from the vault, or a fresh one (fail closed: a vault
+        that will not open refuses the request rather than losing track of values)."""
+        if self._vault is None or owner is None:
+            return Pseudonyms()
+        try:
+            return await anyio.to_thread.run_sync(self._vault.load, it.principal.tenant_id, owner)
+        except (VaultError, SQLAlchemyError) as exc:
+            log.error(
+                "pseudonym vault unavailable request_id=%s error=%s",
+                it.request_id,
+                type(exc).__name__,
+            )
+            raise VaultUnavailable("The conversation's data vault is unavailable.") from None
+
+    async def _save_pseudonyms(self, it: Interaction, prepared: Prepared) -> None:
+        """Keep the conversation's placeholders for its next turns. A failure loses only
+        that continuity (a later turn numbers its values afresh), so it is logged and the
+        answer still goes out."""
+        if self._vault is None or prepared.vault_owner is None:
+            return
+        try:
+            await anyio.to_thread.run_sync(
+                self._vault.save, it.principal.tenant_id, prepared.vault_owner, prepared.pseudonyms
+            )
+        except (VaultError, SQLAlchemyError) as exc:
+            log.error(
+                "pseudonym vault save failed request_id=%s error=%s",
+                it.request_id,
+                type(exc).__name__,
+            )
 
     async def _check(
         self,
@@ -146,7 +198,11 @@ class ChatService:
         return verdict
 
     async def _scan_input(
-        self, it: Interaction, resolved: ResolvedPolicy, messages: list[ChatMessage]
+        self,
+        it: Interaction,
+        resolved: ResolvedPolicy,
+        messages: list[ChatMessage],
+        pseudonyms: Pseudonyms,
     ) -> list[ChatMessage]:
         out: list[ChatMessage] = []
         untrusted = resolved.policy.untrusted_roles
@@ -157,6 +213,7 @@ class ChatService:
                 role=scan_role(message.role, untrusted),
                 request_id=it.request_id,
                 tenant=it.principal.tenant_id,
+                pseudonyms=pseudonyms,
             )
             content = message.content
             if content:
@@ -187,11 +244,13 @@ class ChatService:
             target = f"choices[{choice.index}]"
             if choice.content:
                 verdict = await self._check(it, pipeline, context, choice.content, target)
-                choice.content = verdict.text
+                choice.content = restore(verdict.text, prepared.pseudonyms)
             for text in _tool_call_texts(choice.tool_calls):
                 await self._check(it, pipeline, context, text, target + ".tool_calls", strict=True)
+            _restore_tool_calls(choice.tool_calls, prepared.pseudonyms)
         it.response = [choice.content for choice in result.choices]
         result.model = it.model
+        await self._save_pseudonyms(it, prepared)
         return result
 
     async def stream(
@@ -202,6 +261,7 @@ class ChatService:
         pipeline = prepared.resolved.pipeline
         holdback = prepared.resolved.policy.stream_holdback_chars
         guards: dict[int, StreamGuard] = {}
+        restorers: dict[int, StreamRestorer] = {}
         delivered: dict[int, list[str]] = {}
         finished: set[int] = set()
         usage: Usage | None = None
@@ -212,6 +272,7 @@ class ChatService:
             if guard is None:
                 guard = StreamGuard(pipeline, prepared.output_context, holdback)
                 guards[index] = guard
+                restorers[index] = StreamRestorer(prepared.pseudonyms)
                 delivered[index] = []
             return guard
 
@@ -232,10 +293,13 @@ class ChatService:
                     guard = guard_for(delta.index)
                     text = await guard.feed(delta.text) if delta.text else ""
                     check(delta.index, guard)
+                    restorer = restorers[delta.index]
+                    text = restorer.feed(text) if text else ""
                     tool_calls = None
                     if delta.finish_reason is not None:
-                        text += await guard.finish()
+                        text += restorer.feed(await guard.finish())
                         check(delta.index, guard)
+                        text += restorer.finish()
                         tool_calls = await self._scan_tool_calls(it, prepared, delta)
                         finished.add(delta.index)
                         it.add_results(Stage.OUTPUT, f"choices[{delta.index}]", guard.results)
@@ -249,11 +313,13 @@ class ChatService:
                         )
             for index, guard in guards.items():
                 if index not in finished:
-                    rest = await guard.finish()
+                    rest = restorers[index].feed(await guard.finish())
                     check(index, guard)
+                    rest += restorers[index].finish()
                     it.add_results(Stage.OUTPUT, f"choices[{index}]", guard.results)
                     delivered[index].append(rest)
                     yield StreamDelta(index=index, text=rest, finish_reason="stop")
+            await self._save_pseudonyms(it, prepared)
             if usage is not None and prepared.include_usage:
                 yield StreamDelta(index=0, usage=usage)
         finally:
@@ -266,6 +332,7 @@ class ChatService:
         target = f"choices[{delta.index}].tool_calls"
         for text in _tool_call_texts(delta.tool_calls):
             await self._check(it, pipeline, context, text, target, strict=True)
+        _restore_tool_calls(delta.tool_calls, prepared.pseudonyms)
         return delta.tool_calls
 
     # -- the record ---------------------------------------------------------------
@@ -316,6 +383,23 @@ def _tool_call_texts(tool_calls: list[dict[str, object]] | None) -> list[str]:
         if isinstance(function, dict):
             texts.append(f"{function.get('name', '')} {function.get('arguments', '')}")
     return texts
+
+
+def _restore_tool_calls(tool_calls: list[dict[str, object]] | None, pseudonyms: Pseudonyms) -> None:
+    """Placeholders in tool-call arguments (a JSON text) back to the caller's values,
+    JSON-escaped, in place, after the calls were scanned: the caller's own tools get
+    the caller's own data."""
+    if not pseudonyms.by_placeholder:
+        return
+    for call in tool_calls or ():
+        function = call.get("function")
+        if isinstance(function, dict) and isinstance(function.get("arguments"), str):
+            function["arguments"] = restore(function["arguments"], pseudonyms, escape=_json_inner)
+
+
+def _json_inner(value: str) -> str:
+    """``value`` as it appears inside a JSON string (quotes and backslashes escaped)."""
+    return orjson.dumps(value).decode()[1:-1]
 
 
 def _reasons_message(base: str, reasons: tuple[str, ...]) -> str:

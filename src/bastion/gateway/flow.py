@@ -18,7 +18,13 @@ from starlette.responses import Response, StreamingResponse
 
 from bastion.errors import BastionError
 from bastion.gateway.chat import ChatService
-from bastion.gateway.http import error_response, json_response, new_request_id, read_body
+from bastion.gateway.http import (
+    conversation_id,
+    error_response,
+    json_response,
+    new_request_id,
+    read_body,
+)
 from bastion.gateway.interaction import ChatInput, Interaction
 from bastion.gateway.runtime import Runtime
 from bastion.upstream.base import ChatResult, StreamDelta
@@ -63,6 +69,7 @@ async def handle_chat(runtime: Runtime, wire: Wire, request: Request) -> Respons
     try:
         call = wire.parse(await read_body(request, runtime.settings.max_body_bytes))
         call.check_encodable()
+        call.conversation = conversation_id(request)
         prepared = await chat.prepare(it, call)
         if call.stream:
             body = _sse(chat, it, chat.stream(it, prepared), wire.encoder(call.model, request_id))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Any
 
@@ -35,6 +36,24 @@ def presented_key(request: Request) -> str:
             return value.strip()
         return ""
     return request.headers.get("x-api-key", "").strip()
+
+
+CONVERSATION_HEADER = "x-bastion-conversation"
+_CONVERSATION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+
+
+def conversation_id(request: Request) -> str | None:
+    """The client's conversation id (``X-Bastion-Conversation``), if it sent one: 1-128
+    letters, digits, ``.``, ``_``, ``:`` or ``-``. The DLP vault keeps a conversation's
+    placeholders between its turns, for the caller that sent them."""
+    value = request.headers.get(CONVERSATION_HEADER)
+    if value is None:
+        return None
+    if _CONVERSATION_RE.fullmatch(value) is None:
+        raise InvalidRequest(
+            "X-Bastion-Conversation must be 1-128 letters, digits, '.', '_', ':' or '-'."
+        )
+    return value
 
 
 async def read_body(request: Request, limit: int) -> bytes:

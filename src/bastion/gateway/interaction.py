@@ -34,6 +34,8 @@ class ChatInput:
     tools: list[dict[str, Any]] | None = None
     tool_choice: Any = None
     include_usage: bool = False
+    # X-Bastion-Conversation: the DLP vault keeps this conversation's placeholders.
+    conversation: str | None = None
 
     def check_encodable(self) -> None:
         """Refuse what cannot be re-encoded for the upstream and the audit record.

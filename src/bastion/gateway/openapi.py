@@ -24,7 +24,8 @@ ERROR_STATUSES = {
     "413": "Body over the size limit",
     "500": "Policy unavailable or internal error",
     "502": "Upstream error",
-    "503": "The audit record could not be written",
+    "503": "The audit record could not be written, or the conversation's DLP vault "
+    "is unavailable (code vault_unavailable)",
     "504": "Upstream timeout",
 }
 
@@ -65,6 +66,17 @@ def operation_extra(model: type[BaseModel] | None, *, stream: bool = True) -> di
         }
     extra: dict[str, Any] = {"responses": responses}
     if model is not None:
+        extra["parameters"] = [
+            {
+                "name": "X-Bastion-Conversation",
+                "in": "header",
+                "required": False,
+                "description": "A conversation id (1-128 letters, digits, '.', '_', ':', "
+                "'-'): the placeholders personal data was replaced by stay the same, "
+                "and are restored, across this caller's turns of the conversation.",
+                "schema": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"},
+            }
+        ]
         extra["requestBody"] = {
             "required": True,
             "content": {

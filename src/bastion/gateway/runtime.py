@@ -12,6 +12,7 @@ from starlette.requests import Request
 
 from bastion.audit import AuditLog, AuditSealer
 from bastion.crypto.select import keyring_for
+from bastion.dlp.vault import PseudonymVault
 from bastion.gateway.chat import ChatService
 from bastion.gateway.http import presented_key
 from bastion.gateway.policies import PolicyStore
@@ -72,7 +73,10 @@ class Runtime:
             inline_max=1 if is_sqlite(engine) else 0,
         )
         upstreams = UpstreamPool()
-        chat = ChatService(settings, policies, upstreams, audit, clock, canary, boundary)
+        vault = PseudonymVault(engine, keyring, clock) if keyring is not None else None
+        chat = ChatService(
+            settings, policies, upstreams, audit, clock, canary, boundary, vault=vault
+        )
         return cls(
             settings=settings,
             engine=engine,

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from bastion.dlp.operators import Pseudonyms
+
 __all__ = [
     "AsyncScanner",
     "Decision",
@@ -73,6 +75,8 @@ class ScanContext:
 
     ``role`` is the message role (``user``, ``tool``, ``document``, ``assistant``...);
     ``secrets`` carries per-request values a scanner looks for, such as the canary.
+    ``pseudonyms`` is the request's placeholder map (the ``pii`` scanner adds to it;
+    the gateway restores the model's answer from it), None where nothing is restored.
     Never log a context: ``secrets`` holds values the model must not see echoed.
     """
 
@@ -81,6 +85,7 @@ class ScanContext:
     request_id: str = ""
     tenant: str = ""
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
+    pseudonyms: Pseudonyms | None = field(default=None, repr=False, compare=False)
 
 
 @runtime_checkable

@@ -20,6 +20,7 @@ from bastion.scanners.injection.scanner import (
 )
 from bastion.scanners.invisible import InvisibleTextScanner
 from bastion.scanners.leak import SystemPromptLeakScanner
+from bastion.scanners.pii import PiiScanner
 from bastion.scanners.secrets import SecretsScanner
 from bastion.scanners.size import PromptSizeScanner
 
@@ -83,6 +84,7 @@ def default_registry() -> ScannerRegistry:
     registry.register(InvisibleTextScanner.name, InvisibleTextScanner)
     registry.register(MarkdownExfilScanner.name, MarkdownExfilScanner)
     registry.register(PromptInjectionScanner.name, injection)
+    registry.register(PiiScanner.name, PiiScanner)
     registry.register(PromptSizeScanner.name, PromptSizeScanner)
     registry.register(SecretsScanner.name, SecretsScanner)
     registry.register(SystemPromptLeakScanner.name, SystemPromptLeakScanner)

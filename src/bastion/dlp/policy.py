@@ -1,0 +1,159 @@
+"""DLP policy: a classification label per entity type, an action per label and
+direction, and per-entity overrides; parsed from a policy's ``[scanners.pii]`` table.
+
+Labels: ``public``, ``internal``, ``confidential``, ``restricted``. Directions:
+``to_model`` (what users and tools send) and ``to_user`` (what the model answers).
+
+Defaults (a tenant overrides any of them):
+
+| entity | label |
+|---|---|
+| EMAIL_ADDRESS, PHONE_NUMBER, DATE_OF_BIRTH | confidential |
+| CREDIT_CARD, IBAN_CODE, US_SSN | restricted |
+| IP_ADDRESS | internal |
+
+| label | to_model | to_user |
+|---|---|---|
+| public, internal | allow | allow |
+| confidential | pseudonymize | allow |
+| restricted | pseudonymize | mask |
+
+So personal data reaches the model only as placeholders (``<EMAIL_1>``) that the
+gateway turns back into the caller's own values in the answer, and a card or SSN the
+model produces from elsewhere reaches the user masked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Literal
+
+from bastion.dlp.entities import EntityType
+from bastion.dlp.operators import Action
+
+__all__ = ["DIRECTIONS", "LABELS", "Direction", "DlpPolicy", "parse_dlp_options"]
+
+Direction = Literal["to_model", "to_user"]
+DIRECTIONS: tuple[Direction, ...] = ("to_model", "to_user")
+LABELS = ("public", "internal", "confidential", "restricted")
+
+_DEFAULT_LABELS: Mapping[EntityType, str] = MappingProxyType(
+    {
+        EntityType.EMAIL_ADDRESS: "confidential",
+        EntityType.PHONE_NUMBER: "confidential",
+        EntityType.DATE_OF_BIRTH: "confidential",
+        EntityType.CREDIT_CARD: "restricted",
+        EntityType.IBAN_CODE: "restricted",
+        EntityType.US_SSN: "restricted",
+        EntityType.IP_ADDRESS: "internal",
+        EntityType.STREET_ADDRESS: "confidential",
+        EntityType.PERSON: "confidential",
+        EntityType.SECRET: "restricted",
+    }
+)
+_DEFAULT_ACTIONS: Mapping[Direction, Mapping[str, Action]] = MappingProxyType(
+    {
+        "to_model": MappingProxyType(
+            {
+                "public": Action.ALLOW,
+                "internal": Action.ALLOW,
+                "confidential": Action.PSEUDONYMIZE,
+                "restricted": Action.PSEUDONYMIZE,
+            }
+        ),
+        "to_user": MappingProxyType(
+            {
+                "public": Action.ALLOW,
+                "internal": Action.ALLOW,
+                "confidential": Action.ALLOW,
+                "restricted": Action.MASK,
+            }
+        ),
+    }
+)
+OPTION_KEYS = ("labels", "to_model", "to_user", "entities", "region")
+
+
+@dataclass(frozen=True, slots=True)
+class DlpPolicy:
+    """The action for each entity type in each direction (resolved once)."""
+
+    actions: Mapping[Direction, Mapping[EntityType, Action]]
+    labels: Mapping[EntityType, str]
+    region: str = "US"
+
+    def action(self, direction: Direction, entity: EntityType) -> Action:
+        return self.actions[direction][entity]
+
+
+def _table(name: str, value: Any) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"pii: option {name!r} must be a table")
+    return value
+
+
+def _entity(name: str, key: str) -> EntityType:
+    try:
+        return EntityType(key)
+    except ValueError:
+        known = ", ".join(t.value for t in EntityType)
+        raise ValueError(f"pii: {name}: unknown entity type {key!r:.40} (known: {known})") from None
+
+
+def _label(name: str, value: Any) -> str:
+    if value not in LABELS:
+        raise ValueError(f"pii: {name}: unknown label {value!r:.40} (labels: {', '.join(LABELS)})")
+    return str(value)
+
+
+def _action(name: str, value: Any) -> Action:
+    try:
+        action = Action(value)
+    except ValueError:
+        known = ", ".join(a.value for a in Action if a is not Action.HASH)
+        raise ValueError(f"pii: {name}: unknown action {value!r:.40} (actions: {known})") from None
+    if action is Action.HASH:
+        # The keyed hash needs a per-tenant key the gateway does not hand scanners yet.
+        raise ValueError(f"pii: {name}: 'hash' is not available in policies yet")
+    return action
+
+
+def parse_dlp_options(options: Mapping[str, Any]) -> DlpPolicy:
+    """The policy of ``options`` (the ``[scanners.pii]`` table); a ValueError names the
+    option and the bad value (cut short) on anything unknown."""
+    unknown = sorted(set(options) - set(OPTION_KEYS))
+    if unknown:
+        raise ValueError(
+            f"pii: unknown option {unknown[0]!r:.40} (options: {', '.join(OPTION_KEYS)})"
+        )
+    labels = dict(_DEFAULT_LABELS)
+    for key, value in _table("labels", options.get("labels", {})).items():
+        entity = _entity("labels", key)
+        labels[entity] = _label(f"labels.{key}", value)
+    by_label: dict[Direction, dict[str, Action]] = {}
+    for direction in DIRECTIONS:
+        chosen = dict(_DEFAULT_ACTIONS[direction])
+        for key, value in _table(direction, options.get(direction, {})).items():
+            chosen[_label(direction, key)] = _action(f"{direction}.{key}", value)
+        by_label[direction] = chosen
+    actions: dict[Direction, dict[EntityType, Action]] = {
+        direction: {entity: by_label[direction][labels[entity]] for entity in EntityType}
+        for direction in DIRECTIONS
+    }
+    for key, value in _table("entities", options.get("entities", {})).items():
+        entity = _entity("entities", key)
+        for side, action in _table(f"entities.{key}", value).items():
+            matching = [d for d in DIRECTIONS if d == side]
+            if not matching:
+                raise ValueError(f"pii: entities.{key}: unknown direction {side!r:.40}")
+            actions[matching[0]][entity] = _action(f"entities.{key}.{side}", action)
+    region = options.get("region", "US")
+    if not isinstance(region, str) or len(region) != 2 or not region.isalpha():
+        raise ValueError("pii: option 'region' must be a two-letter country code")
+    return DlpPolicy(
+        {d: MappingProxyType(a) for d, a in actions.items()},
+        MappingProxyType(labels),
+        region.upper(),
+    )

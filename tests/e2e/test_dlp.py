@@ -1,0 +1,133 @@
+"""DLP through the gateway: personal data reaches the model as placeholders and comes
+back restored for its sender only; the model's own cards reach the user masked."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import openai
+import pytest
+
+from tests.e2e.conftest import Gateway
+
+EMAIL = "ana.marker@corp.example"
+CARD = "4111 1111 1111 1111"
+MASKED_CARD = "**** **** **** 1111"
+
+
+def client_for(gateway: Gateway, policy: str | None = None) -> openai.OpenAI:
+    name = f"t{len(gateway.clients)}"
+    if policy is not None:
+        (gateway.policies_dir / f"{name}.toml").write_text(policy)
+    key = gateway.add_tenant(name, name if policy is not None else "default")
+    client = openai.OpenAI(base_url=gateway.openai_url, api_key=key, max_retries=0)
+    gateway.clients.append(client)
+    return client
+
+
+def ask(client: openai.OpenAI, text: str, *, stream: bool = False) -> str:
+    messages = [{"role": "user", "content": text}]
+    if not stream:
+        reply = client.chat.completions.create(model="gpt-test", messages=messages)  # type: ignore[arg-type]
+        return reply.choices[0].message.content or ""
+    chunks = client.chat.completions.create(model="gpt-test", messages=messages, stream=True)  # type: ignore[arg-type]
+    return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_personal_data_goes_out_as_placeholders_and_comes_back(
+    gateway: Gateway, stream: bool
+) -> None:
+    """The upstream sees <EMAIL_1> and <CARD_1>; the caller's answer has the originals,
+    streamed in 3-character chunks that cut the placeholders."""
+    client = client_for(gateway)
+    reply = ask(client, f"Email {EMAIL} about card {CARD}.", stream=stream)
+    assert reply == f"Happy to help. You said: Email {EMAIL} about card {CARD}."
+    sent = json.dumps(gateway.upstream.requests[-1].body)
+    assert EMAIL not in sent and "4111" not in sent
+    assert "<EMAIL_1>" in sent and "<CARD_1>" in sent
+    record = json.loads(gateway.audit_bodies()[-1])
+    found = {f["type"] for v in record["verdicts"] for f in v.get("findings", [])}
+    assert {"pii:EMAIL_ADDRESS", "pii:CREDIT_CARD"} <= found
+    assert gateway.verify().ok
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_card_the_model_produces_reaches_the_user_masked(gateway: Gateway, stream: bool) -> None:
+    """A card number that did not come from the caller (here smuggled past input
+    scanning in base64) is masked in the answer, also when split across chunks."""
+    client = client_for(gateway)
+    encoded = base64.b64encode(f"Your card is {CARD}.".encode()).decode()
+    reply = ask(client, "B64:" + encoded, stream=stream)
+    assert reply == f"Your card is {MASKED_CARD}."
+
+
+def test_placeholders_are_restored_only_from_the_request_that_made_them(
+    gateway: Gateway,
+) -> None:
+    """A placeholder the caller did not cause (another request's, or the model's
+    invention) stays a placeholder."""
+    client = client_for(gateway)
+    assert ask(client, f"Email {EMAIL}").endswith(EMAIL)
+    assert ask(client_for(gateway), "ECHO:Sure: <EMAIL_1>") == "Sure: <EMAIL_1>"
+
+
+def test_a_tenant_policy_can_block_an_entity_type(gateway: Gateway) -> None:
+    """`[scanners.pii.entities.US_SSN] to_model = "block"`: the request is refused with
+    reason pii_blocked and nothing reaches the upstream; the error carries no value."""
+    policy = '[scanners.pii.entities.US_SSN]\nto_model = "block"\n'
+    client = client_for(gateway, policy)
+    before = len(gateway.upstream.requests)
+    with pytest.raises(openai.BadRequestError) as info:
+        ask(client, "my SSN is 536-22-8107")
+    assert info.value.code == "request_blocked"
+    assert "pii_blocked" in str(info.value.body)
+    assert "536-22" not in str(info.value.body)
+    assert len(gateway.upstream.requests) == before
+
+
+def test_a_bad_pii_policy_is_a_clear_error(gateway: Gateway) -> None:
+    """An unknown action in the policy makes the tenant's policy unavailable (the
+    request fails closed) rather than silently allowing."""
+    client = client_for(gateway, '[scanners.pii.to_model]\nconfidential = "shred"\n')
+    with pytest.raises(openai.APIStatusError) as info:
+        ask(client, f"Email {EMAIL}")
+    assert EMAIL not in str(info.value.body)
+    assert len([r for r in gateway.upstream.requests if EMAIL in json.dumps(r.body)]) == 0
+
+
+def converse(client: openai.OpenAI, conversation: str, text: str) -> str:
+    reply = client.chat.completions.create(
+        model="gpt-test",
+        messages=[{"role": "user", "content": text}],
+        extra_headers={"X-Bastion-Conversation": conversation},
+    )
+    return reply.choices[0].message.content or ""
+
+
+def test_a_conversation_keeps_its_placeholders_for_its_caller(gateway: Gateway) -> None:
+    """With X-Bastion-Conversation, a value keeps its placeholder across turns and a
+    later answer that only names the placeholder is restored; the same conversation
+    id from another caller restores nothing. The vault holds the value sealed."""
+    client = client_for(gateway)
+    assert converse(client, "conv-1", f"Email {EMAIL}").endswith(EMAIL)
+    other = "bo.marker@corp.example"
+    converse(client, "conv-1", f"And {other}")
+    sent = json.dumps(gateway.upstream.requests[-1].body)
+    assert "<EMAIL_2>" in sent and other not in sent  # numbering continued
+    assert converse(client, "conv-1", "ECHO:Done: <EMAIL_1>") == f"Done: {EMAIL}"
+    assert converse(client, "conv-2", "ECHO:Done: <EMAIL_1>") == "Done: <EMAIL_1>"
+    stranger = client_for(gateway)
+    assert converse(stranger, "conv-1", "ECHO:Done: <EMAIL_1>") == "Done: <EMAIL_1>"
+    with gateway.engine.connect() as conn:
+        blobs = [bytes(r[0]) for r in conn.exec_driver_sql("SELECT sealed FROM pseudonym_vaults")]
+    assert blobs and all(EMAIL.encode() not in blob for blob in blobs)
+
+
+def test_a_bad_conversation_id_is_a_clear_error(gateway: Gateway) -> None:
+    client = client_for(gateway)
+    with pytest.raises(openai.BadRequestError) as info:
+        converse(client, "no spaces allowed", "hi")
+    assert info.value.code == "invalid_request"
+    assert "X-Bastion-Conversation" in str(info.value.body)
