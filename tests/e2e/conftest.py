@@ -11,6 +11,7 @@ owner's connection, marked for maintenance.
 from __future__ import annotations
 
 import base64
+import gc
 import socket
 import threading
 import time
@@ -31,6 +32,7 @@ from bastion.gateway.app import create_app
 from bastion.gateway.runtime import Runtime
 from bastion.gateway.server import uvicorn_config
 from bastion.identity import IdentityService
+from bastion.scanners import ScannerRegistry, default_registry
 from bastion.settings import ModelConfig, Settings
 from bastion.store import make_engine
 from bastion.store.schema import AuditRecord
@@ -113,13 +115,22 @@ class Gateway:
 
 
 class ServerThread:
-    """uvicorn serving an app in a background thread until ``stop()``."""
+    """uvicorn serving an app in a background thread until ``stop()``.
+
+    The gateway shares this process (its GIL and its garbage collector) with the test
+    client and with everything earlier tests left on the heap. Before it starts, the
+    heap is collected and frozen out of the collector (as ``bastion serve`` does after
+    start-up), so a full collection during the test walks only what the test made: a
+    200 ms collection would otherwise fail a sync scan's wall-clock budget
+    (``scanner_timeout``), which says nothing about the gateway."""
 
     def __init__(self, config: uvicorn.Config) -> None:
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def start(self) -> None:
+        gc.collect()
+        gc.freeze()
         self.thread.start()
         deadline = time.monotonic() + 20
         while not self.server.started:
@@ -164,6 +175,20 @@ def scripted() -> Iterator[ScriptedUpstream]:
         yield upstream
 
 
+@pytest.fixture(scope="session")
+def scanner_registry() -> ScannerRegistry:
+    """One scanner registry for every e2e gateway: the injection model and rule table
+    are built once (as in one server process) and frozen out of the garbage collector
+    with the rest of the heap. A fresh model per gateway (some 100,000 objects each)
+    made full collections in this process, which also runs the test client, long
+    enough to fail a sync scan's wall-clock budget (``scanner_timeout``)."""
+    registry = default_registry()
+    for name in ("prompt_injection", "pii"):
+        registry.create(name, {})
+    gc.freeze()
+    return registry
+
+
 @pytest.fixture
 def gateway_extra_settings() -> dict[str, object]:
     """More settings for the ``gateway`` fixture; a test module overrides this."""
@@ -177,6 +202,7 @@ def gateway(
     scripted: ScriptedUpstream,
     tmp_path: Path,
     gateway_extra_settings: dict[str, object],
+    scanner_registry: ScannerRegistry,
 ) -> Iterator[Gateway]:
     """A running gateway with tenant ``acme`` and one member key."""
     port = free_port()
@@ -196,7 +222,7 @@ def gateway(
     now = datetime.now(UTC)
     tenant_id, _ = identity.ensure_tenant("acme", now)
     key = identity.create_key("acme", "alice@acme.test", now, name="test").secret
-    runtime = Runtime.build(settings, engine=make_engine(app_db_url))
+    runtime = Runtime.build(settings, engine=make_engine(app_db_url), registry=scanner_registry)
     server = ServerThread(uvicorn_config(settings, app=create_app(runtime)))
     server.start()
     gw = Gateway(
