@@ -131,3 +131,41 @@ def test_a_bad_conversation_id_is_a_clear_error(gateway: Gateway) -> None:
         converse(client, "no spaces allowed", "hi")
     assert info.value.code == "invalid_request"
     assert "X-Bastion-Conversation" in str(info.value.body)
+
+
+def test_tool_round_trips_with_personal_data_are_not_blocked(gateway: Gateway) -> None:
+    """An earlier assistant tool call carrying an email (restored for the client) comes
+    back in the history: its arguments reach the model pseudonymized, still valid JSON;
+    a tool whose description names a support address is not refused either."""
+    client = client_for(gateway)
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "send_email",
+                "description": "Send an email; questions go to help@acme.example.",
+                "parameters": {"type": "object", "properties": {"to": {"type": "string"}}},
+            },
+        }
+    ]
+    messages = [
+        {"role": "user", "content": "Mail Ana please"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "send_email", "arguments": json.dumps({"to": EMAIL})},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_1", "content": "sent"},
+    ]
+    reply = client.chat.completions.create(model="gpt-test", messages=messages, tools=tools)  # type: ignore[arg-type]
+    assert reply.choices[0].message.content
+    body = gateway.upstream.requests[-1].body
+    arguments = body["messages"][-2]["tool_calls"][0]["function"]["arguments"]
+    assert json.loads(arguments) == {"to": "<EMAIL_1>"}
+    assert "help@acme.example" in json.dumps(body["tools"])

@@ -12,6 +12,7 @@ from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NoReturn
 
 import anyio.to_thread
 import orjson
@@ -192,10 +193,41 @@ class ChatService:
         verdict = await pipeline.run(context.stage, text, context)
         it.add_results(context.stage, target, verdict.results)
         if verdict.decision is Decision.BLOCK or (strict and verdict.decision is Decision.REDACT):
-            it.blocked_stage = context.stage.value
-            base = _BLOCKED_INPUT if context.stage is Stage.INPUT else _BLOCKED_OUTPUT
-            raise RequestBlocked(_reasons_message(base, verdict.reasons), reasons=verdict.reasons)
+            _refuse(it, context, verdict)
         return verdict
+
+    async def _scan_history_tool_calls(
+        self,
+        it: Interaction,
+        pipeline: Pipeline,
+        context: ScanContext,
+        tool_calls: list[dict[str, object]] | None,
+        target: str,
+    ) -> list[dict[str, object]] | None:
+        """Tool calls in the conversation so far, each scanned whole (name and
+        arguments). Personal data in the arguments is rewritten as the ``pii`` scanner
+        says (placeholders, masks and markers are JSON-safe; the result must still
+        parse); any other redaction cannot be done in place and blocks."""
+        if not tool_calls:
+            return tool_calls
+        out: list[dict[str, object]] = []
+        for call in tool_calls:
+            function = call.get("function")
+            if not isinstance(function, dict):
+                out.append(call)
+                continue
+            name, arguments = str(function.get("name", "")), function.get("arguments", "")
+            verdict = await pipeline.run(context.stage, f"{name} {arguments}", context)
+            it.add_results(context.stage, target, verdict.results)
+            if verdict.decision is Decision.BLOCK:
+                _refuse(it, context, verdict)
+            if verdict.decision is Decision.REDACT:
+                rewritten = _rewritten_arguments(verdict, name, arguments)
+                if rewritten is None:
+                    _refuse(it, context, verdict)
+                call = {**call, "function": {**function, "arguments": rewritten}}
+            out.append(call)
+        return out
 
     async def _scan_input(
         self,
@@ -221,16 +253,16 @@ class ChatService:
                     it, resolved.pipeline, context, content, f"messages[{index}]"
                 )
                 content = verdict.text
-            for text in _tool_call_texts(message.tool_calls):
-                target = f"messages[{index}].tool_calls"
-                await self._check(it, resolved.pipeline, context, text, target, strict=True)
+            tool_calls = await self._scan_history_tool_calls(
+                it, resolved.pipeline, context, message.tool_calls, f"messages[{index}].tool_calls"
+            )
             out.append(
                 ChatMessage(
                     role=message.role,
                     content=content,
                     name=message.name,
                     tool_call_id=message.tool_call_id,
-                    tool_calls=message.tool_calls,
+                    tool_calls=tool_calls,
                 )
             )
         return out
@@ -383,6 +415,29 @@ def _tool_call_texts(tool_calls: list[dict[str, object]] | None) -> list[str]:
         if isinstance(function, dict):
             texts.append(f"{function.get('name', '')} {function.get('arguments', '')}")
     return texts
+
+
+def _refuse(it: Interaction, context: ScanContext, verdict: Verdict) -> NoReturn:
+    it.blocked_stage = context.stage.value
+    base = _BLOCKED_INPUT if context.stage is Stage.INPUT else _BLOCKED_OUTPUT
+    raise RequestBlocked(_reasons_message(base, verdict.reasons), reasons=verdict.reasons)
+
+
+def _rewritten_arguments(verdict: Verdict, name: str, arguments: object) -> str | None:
+    """The arguments of a redacted ``"<name> <arguments>"`` scan, when only the ``pii``
+    scanner redacted, the name is untouched and the result is still JSON; else None."""
+    redactors = {r.scanner for r in verdict.results if r.decision is Decision.REDACT}
+    prefix = name + " "
+    if redactors != {"pii"} or not isinstance(arguments, str):
+        return None
+    if not verdict.text.startswith(prefix):
+        return None
+    rewritten = verdict.text[len(prefix) :]
+    try:
+        orjson.loads(rewritten)
+    except orjson.JSONDecodeError:
+        return None
+    return rewritten
 
 
 def _restore_tool_calls(tool_calls: list[dict[str, object]] | None, pseudonyms: Pseudonyms) -> None:

@@ -12,6 +12,9 @@ stage: ``to_model``; output stage: ``to_user``):
 - ``block``: BLOCK, reason ``pii_blocked``.
 
 Reason ``pii_detected`` when something is rewritten. Findings never carry values.
+Tool definitions (role ``tool_definition``) are the application's schema, not data
+about anyone, and are not scanned: a support address in a tool's description must not
+turn every request that offers the tool into a blocked one.
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ class PiiScanner:
         return f"PiiScanner(region={self.policy.region!r})"
 
     def scan(self, text: str, context: ScanContext) -> ScanResult:
+        if context.role == "tool_definition":
+            return ScanResult.allow(self.name)
         direction: Direction = "to_model" if context.stage is Stage.INPUT else "to_user"
         findings: list[Finding] = []
         blocked = False
