@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select, update
@@ -10,9 +11,10 @@ from sqlalchemy import Engine, select, update
 from bastion.crypto import Keyring, LocalKeyProvider
 from bastion.dlp import EntityType, PiiFinding
 from bastion.dlp.operators import Action, Pseudonyms, apply, restore
-from bastion.dlp.vault import PseudonymVault, VaultError, vault_owner
+from bastion.dlp.vault import PseudonymVault, VaultError, purge_expired, vault_owner
 from bastion.store.schema import PseudonymVaultRow
 from bastion.store.tenancy import maintenance
+from tests.cli_helpers import bastion
 
 KEK = bytes(range(3, 35))
 EMAIL = "ana.marker@corp.example"
@@ -124,3 +126,28 @@ def test_the_application_role_uses_vaults_under_row_level_security(
     assert store.load("t1", owner).by_placeholder == {"<EMAIL_1>": EMAIL}
     assert not store.load("t2", owner).by_placeholder
     assert store.purge("t2") == 0
+
+
+def test_saves_purge_their_tenants_expired_vaults_and_purge_expired_does_all(
+    engine: Engine,
+) -> None:
+    clock = Clock()
+    store = vault(engine, clock)
+    ps = Pseudonyms()
+    pseudonymized(ps)
+    for tenant, owner in (("t1", "old"), ("t2", "old"), ("t1", "new")):
+        if owner == "new":
+            clock.now += timedelta(hours=25)
+        store.save(tenant, vault_owner("key", owner), ps)
+    with maintenance(engine).connect() as conn:
+        left = sorted(conn.execute(select(PseudonymVaultRow.tenant_id)).scalars())
+    assert left == ["t1", "t2"]  # t1's expired vault went with t1's save; t2's stays
+    assert purge_expired(engine, clock.now) == 1
+    assert purge_expired(engine, clock.now) == 0
+
+
+def test_dlp_purge_command(tmp_path: Path) -> None:
+    assert bastion("init", data_dir=tmp_path).returncode == 0
+    result = bastion("dlp", "purge", data_dir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "purged 0 expired vault(s)"

@@ -11,6 +11,7 @@ def build_app() -> typer.Typer:
     from bastion.cli.audit_cmd import audit_app
     from bastion.cli.backup_cmd import register as register_backup
     from bastion.cli.demo_cmd import demo
+    from bastion.cli.dlp_cmd import dlp_app
     from bastion.cli.eval_cmd import eval_app
     from bastion.cli.init_cmd import init
     from bastion.cli.keys_cmd import keys_app
@@ -33,6 +34,7 @@ def build_app() -> typer.Typer:
     app.add_typer(audit_app(), name="audit")
     app.add_typer(secrets_app(), name="secrets")
     app.add_typer(eval_app(), name="eval")
+    app.add_typer(dlp_app(), name="dlp")
     register_backup(app)
     return app
 

@@ -6,7 +6,9 @@ tenant's ``app`` data key (associated data: tenant, table, row id; a blob moved 
 another row or tenant does not open). A vault is found by its *owner*: a SHA-256 of
 the caller (the API key's id) and the conversation id, so another caller, even of the
 same tenant and with the same conversation id, gets an empty map and restores
-nothing. Vaults expire (``ttl``); :meth:`PseudonymVault.purge` deletes the expired.
+nothing. Vaults expire (``ttl``): an expired vault is never read, each save also
+deletes its tenant's expired vaults, and :func:`purge_expired` (``bastion dlp purge``,
+for tenants that went quiet) deletes every tenant's.
 
 Saving merges into what is stored (another request of the same conversation may have
 saved meanwhile): entries already stored win, a placeholder is never given a second
@@ -28,9 +30,9 @@ from bastion.crypto import DecryptionError, Keyring
 from bastion.dlp.entities import EntityType
 from bastion.dlp.operators import Pseudonyms
 from bastion.store.schema import PseudonymVaultRow
-from bastion.store.tenancy import tenant_begin, tenant_connect
+from bastion.store.tenancy import maintenance, tenant_begin, tenant_connect
 
-__all__ = ["PseudonymVault", "VaultError", "vault_owner"]
+__all__ = ["PseudonymVault", "VaultError", "purge_expired", "vault_owner"]
 
 _TABLE = "pseudonym_vaults"
 _FORMAT = 1
@@ -79,6 +81,14 @@ def _merge(stored: Pseudonyms, fresh: Pseudonyms) -> Pseudonyms:
     for label, count in fresh.counts.items():
         stored.counts[label] = max(stored.counts.get(label, 0), count)
     return stored
+
+
+def purge_expired(engine: Engine, now: datetime) -> int:
+    """Delete every tenant's expired vaults (cross-tenant maintenance: on PostgreSQL
+    ``engine`` must connect as the owner); how many went."""
+    with maintenance(engine).begin() as conn:
+        result = conn.execute(delete(PseudonymVaultRow).where(PseudonymVaultRow.expires_at <= now))
+    return result.rowcount
 
 
 class PseudonymVault:
@@ -152,6 +162,11 @@ class PseudonymVault:
                 conn.execute(
                     update(PseudonymVaultRow).where(PseudonymVaultRow.id == row_id).values(**values)
                 )
+            conn.execute(
+                delete(PseudonymVaultRow).where(
+                    PseudonymVaultRow.tenant_id == tenant_id, PseudonymVaultRow.expires_at <= now
+                )
+            )
 
     def purge(self, tenant_id: str) -> int:
         """Delete the tenant's expired vaults; how many went."""
