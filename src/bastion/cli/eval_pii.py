@@ -12,7 +12,8 @@ import typer
 
 from bastion.cli.common import die
 from bastion.evaluation import DatasetError
-from bastion.evaluation.pii import PiiReport, Span, TypeScores, evaluate_pii, load_pii_file
+from bastion.evaluation.metrics import Confusion
+from bastion.evaluation.pii import PiiReport, Span, evaluate_pii, load_pii_file
 
 __all__ = ["pii"]
 
@@ -21,7 +22,7 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
-def _row(name: str, scores: TypeScores) -> dict[str, object]:
+def _row(name: str, scores: Confusion) -> dict[str, object]:
     return {
         "type": name,
         "tp": scores.tp,

@@ -32,7 +32,16 @@ from itertools import pairwise
 
 from bastion.dlp.entities import EntityType, PiiFinding
 
-__all__ = ["Action", "Pseudonyms", "Rewrite", "StreamRestorer", "apply", "mask", "restore"]
+__all__ = [
+    "Action",
+    "Pseudonyms",
+    "Rewrite",
+    "StreamRestorer",
+    "apply",
+    "mask",
+    "replace_value",
+    "restore",
+]
 
 # Placeholder labels: short, and readable by a model (<EMAIL_1>, <CARD_2>).
 _LABELS: Mapping[EntityType, str] = {
@@ -128,6 +137,27 @@ def _hashed(kind: EntityType, value: str, key: bytes) -> str:
     return f"<{kind}:{digest[:16]}>"
 
 
+def replace_value(
+    action: Action,
+    kind: EntityType,
+    value: str,
+    text: str,
+    *,
+    pseudonyms: Pseudonyms | None = None,
+    hash_key: bytes | None = None,
+) -> str:
+    """What a rewriting action (mask, redact, hash, pseudonymize) puts in place of
+    ``value``, a span of ``text``. Pseudonymize without a map, or hash without a key,
+    redacts: the value never stays."""
+    if action is Action.MASK:
+        return mask(value)
+    if action is Action.HASH and hash_key is not None:
+        return _hashed(kind, value, hash_key)
+    if action is Action.PSEUDONYMIZE and pseudonyms is not None:
+        return pseudonyms.placeholder(kind, value, text)
+    return f"[REDACTED:{kind}]"
+
+
 def apply(
     text: str,
     findings: Sequence[PiiFinding],
@@ -163,16 +193,9 @@ def apply(
         if action is Action.BLOCK:
             blocked.append(finding.type)
             continue
-        if action is Action.MASK:
-            replacement = mask(value)
-        elif action is Action.REDACT:
-            replacement = f"[REDACTED:{finding.type}]"
-        elif action is Action.HASH:
-            assert hash_key is not None
-            replacement = _hashed(finding.type, value, hash_key)
-        else:
-            assert pseudonyms is not None
-            replacement = pseudonyms.placeholder(finding.type, value, text)
+        replacement = replace_value(
+            action, finding.type, value, text, pseudonyms=pseudonyms, hash_key=hash_key
+        )
         parts.append(text[finding.end : cursor])
         parts.append(replacement)
         cursor = finding.start

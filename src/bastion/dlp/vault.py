@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Delete, Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bastion.crypto import DecryptionError, Keyring
@@ -83,11 +83,19 @@ def _merge(stored: Pseudonyms, fresh: Pseudonyms) -> Pseudonyms:
     return stored
 
 
+def _expired(now: datetime, tenant_id: str | None = None) -> Delete:
+    """The DELETE of the vaults expired at ``now``: one tenant's, or every tenant's."""
+    statement = delete(PseudonymVaultRow).where(PseudonymVaultRow.expires_at <= now)
+    if tenant_id is not None:
+        statement = statement.where(PseudonymVaultRow.tenant_id == tenant_id)
+    return statement
+
+
 def purge_expired(engine: Engine, now: datetime) -> int:
     """Delete every tenant's expired vaults (cross-tenant maintenance: on PostgreSQL
     ``engine`` must connect as the owner); how many went."""
     with maintenance(engine).begin() as conn:
-        result = conn.execute(delete(PseudonymVaultRow).where(PseudonymVaultRow.expires_at <= now))
+        result = conn.execute(_expired(now))
     return result.rowcount
 
 
@@ -162,21 +170,12 @@ class PseudonymVault:
                 conn.execute(
                     update(PseudonymVaultRow).where(PseudonymVaultRow.id == row_id).values(**values)
                 )
-            conn.execute(
-                delete(PseudonymVaultRow).where(
-                    PseudonymVaultRow.tenant_id == tenant_id, PseudonymVaultRow.expires_at <= now
-                )
-            )
+            conn.execute(_expired(now, tenant_id))
 
     def purge(self, tenant_id: str) -> int:
         """Delete the tenant's expired vaults; how many went."""
         with tenant_begin(self._engine, tenant_id) as conn:
-            result = conn.execute(
-                delete(PseudonymVaultRow).where(
-                    PseudonymVaultRow.tenant_id == tenant_id,
-                    PseudonymVaultRow.expires_at <= self._clock(),
-                )
-            )
+            result = conn.execute(_expired(self._clock(), tenant_id))
         return result.rowcount
 
     def _open(self, tenant_id: str, row_id: str, sealed: bytes) -> Pseudonyms:

@@ -5,13 +5,14 @@ Input: Presidio's labeled format, a JSON list (or JSON Lines) of objects with
 as in presidio-research's synthetic set; ``text`` / ``start`` / ``end`` / ``type``
 spellings are accepted too. Each span is checked against its text.
 
-Per entity type, a predicted span is a true positive when it has the same type and
-matches a gold span one to one: **exact** (same start and end) or **overlap** (at
-least one character in common). Only types both produced by the detector and labeled
-somewhere in the data are scored: gold spans of other types are counted apart (never
-as misses), and so are findings of types the data never labels (they cannot be
-judged: presidio-synth labels ``DATE_TIME``, not dates of birth). Latency is per
-text, one thread.
+Per entity type (counts in a :class:`~bastion.evaluation.metrics.Confusion`, whose
+true negatives are not defined here and left 0), a predicted span is a true positive
+when it has the same type and matches a gold span one to one: **exact** (same start
+and end) or **overlap** (at least one character in common). Only types both produced
+by the detector and labeled somewhere in the data are scored: gold spans of other
+types are counted apart (never as misses), and so are findings of types the data
+never labels (they cannot be judged: presidio-synth labels ``DATE_TIME``, not dates
+of birth). Latency is per text, one thread.
 """
 
 from __future__ import annotations
@@ -24,14 +25,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bastion.evaluation.datasets import DatasetError
-from bastion.evaluation.metrics import percentile
+from bastion.evaluation.metrics import Confusion, percentile
 
 __all__ = [
     "Detect",
     "LabeledText",
     "PiiReport",
     "Span",
-    "TypeScores",
     "evaluate_pii",
     "load_pii_file",
 ]
@@ -51,48 +51,20 @@ class LabeledText:
 
 
 @dataclass(frozen=True, slots=True)
-class TypeScores:
-    """True positives, false positives and false negatives of one entity type."""
-
-    tp: int = 0
-    fp: int = 0
-    fn: int = 0
-
-    def __add__(self, other: TypeScores) -> TypeScores:
-        return TypeScores(self.tp + other.tp, self.fp + other.fp, self.fn + other.fn)
-
-    @property
-    def precision(self) -> float | None:
-        found = self.tp + self.fp
-        return self.tp / found if found else None
-
-    @property
-    def recall(self) -> float | None:
-        gold = self.tp + self.fn
-        return self.tp / gold if gold else None
-
-    @property
-    def f1(self) -> float | None:
-        p, r = self.precision, self.recall
-        if p is None or r is None or p + r == 0:
-            return None if p is None or r is None else 0.0
-        return 2 * p * r / (p + r)
-
-
-@dataclass(frozen=True, slots=True)
 class PiiReport:
     texts: int
-    by_type: Mapping[str, TypeScores]
+    by_type: Mapping[str, Confusion]  # per type: tp, fp, fn (tn is not defined: 0)
     unsupported: Mapping[str, int]  # gold spans of types the detector does not produce
     latencies_ms: tuple[float, ...] = field(repr=False)
     unlabeled: Mapping[str, int] = field(default_factory=dict)  # findings of unlabeled types
 
     @property
-    def overall(self) -> TypeScores:
-        total = TypeScores()
-        for scores in self.by_type.values():
-            total = total + scores
-        return total
+    def overall(self) -> Confusion:
+        """Micro-averaged: the types' counts summed."""
+        scores = self.by_type.values()
+        return Confusion(
+            sum(s.tp for s in scores), sum(s.fp for s in scores), 0, sum(s.fn for s in scores)
+        )
 
     @property
     def p50_ms(self) -> float | None:
@@ -179,7 +151,7 @@ def evaluate_pii(
     data labels."""
     labeled = {kind for item in items for kind, _, _ in item.spans}
     kinds = set(supported) & labeled
-    counts: dict[str, TypeScores] = {kind: TypeScores() for kind in sorted(kinds)}
+    counts: dict[str, list[int]] = {kind: [0, 0, 0] for kind in sorted(kinds)}  # tp, fp, fn
     unsupported: dict[str, int] = {}
     unlabeled: dict[str, int] = {}
     latencies: list[float] = []
@@ -201,10 +173,13 @@ def evaluate_pii(
             if not g and not f:
                 continue
             tp = _matches(g, f, match)
-            counts[kind] = counts[kind] + TypeScores(tp, len(f) - tp, len(g) - tp)
+            tally = counts[kind]
+            tally[0] += tp
+            tally[1] += len(f) - tp
+            tally[2] += len(g) - tp
     return PiiReport(
         len(items),
-        counts,
+        {kind: Confusion(tp, fp, 0, fn) for kind, (tp, fp, fn) in counts.items()},
         dict(sorted(unsupported.items())),
         tuple(latencies),
         dict(sorted(unlabeled.items())),

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bastion.dlp.detectors import PiiDetector
-from bastion.dlp.operators import Action, mask
+from bastion.dlp.operators import Action, replace_value
 from bastion.dlp.policy import Direction, DlpPolicy, parse_dlp_options
 from bastion.scanners.base import Decision, Finding, ScanContext, ScanResult, Stage
 
@@ -60,12 +60,9 @@ class PiiScanner:
                 findings.append(Finding(f"pii:{found.type}", found.start, found.end, found.score))
                 continue
             value = text[found.start : found.end]
-            if action is Action.MASK:
-                replacement = mask(value)
-            elif action is Action.PSEUDONYMIZE and context.pseudonyms is not None:
-                replacement = context.pseudonyms.placeholder(found.type, value, text)
-            else:
-                replacement = f"[REDACTED:{found.type}]"
+            replacement = replace_value(
+                action, found.type, value, text, pseudonyms=context.pseudonyms
+            )
             findings.append(
                 Finding(f"pii:{found.type}", found.start, found.end, found.score, replacement)
             )

@@ -78,12 +78,7 @@ def _plausible(body: str, spec: SecretSpec, repeats: re.Pattern[str]) -> bool:
     if len(set(body)) < spec.min_distinct:
         return False
     if spec.classes:
-        classes = (
-            any(c.islower() for c in body)
-            + any(c.isupper() for c in body)
-            + any(c.isdigit() for c in body)
-        )
-        if classes < spec.classes:
+        if _classes(body) < spec.classes:
             return False
         lowered = body.lower()
         if any(word in lowered for word in _PLACEHOLDER_WORDS):
