@@ -49,7 +49,7 @@ def test_tenant_overrides_labels_actions_and_single_types() -> None:
         ({"labels": {"EMAIL": "secret"}}, "unknown entity type 'EMAIL'"),
         ({"labels": {"EMAIL_ADDRESS": "secret"}}, "unknown label 'secret'"),
         ({"to_model": {"confidential": "shred"}}, "unknown action 'shred'"),
-        ({"to_user": {"confidential": "hash"}}, "'hash' is not available"),
+        ({"to_user": {"confidential": "shred"}}, "unknown action 'shred'"),
         ({"entities": {"US_SSN": {"sideways": "block"}}}, "unknown direction 'sideways'"),
         ({"labels": "restricted"}, "'labels' must be a table"),
         ({"region": "USA"}, "two-letter country code"),
@@ -79,6 +79,23 @@ def test_scanner_rewrites_per_action_and_direction() -> None:
     blocked = blocker.scan(TEXT, ScanContext(stage=Stage.INPUT))
     assert (blocked.decision, blocked.reason) == (Decision.BLOCK, "pii_blocked")
     assert scanner.scan("nothing here", ScanContext(stage=Stage.INPUT)).decision is Decision.ALLOW
+
+
+def test_hash_is_keyed_by_the_context_and_redacts_without_a_key() -> None:
+    scanner = PiiScanner({"entities": {"CREDIT_CARD": {"to_model": "hash"}}})
+    assert scanner.needs_hash_key and not PiiScanner({}).needs_hash_key
+
+    def sent(key: bytes | None) -> str:
+        result = scanner.scan(TEXT, ScanContext(stage=Stage.INPUT, hash_key=key))
+        return redact(TEXT, result.findings)
+
+    one, two = sent(b"k" * 32), sent(b"j" * 32)
+    assert one.startswith("Mail [REDACTED:EMAIL_ADDRESS], card <CREDIT_CARD:")
+    assert one == sent(b"k" * 32) and one != two and "4111" not in one + two
+    assert sent(None) == TEXT.replace("ana@corp.example", "[REDACTED:EMAIL_ADDRESS]").replace(
+        "4111 1111 1111 1111", "[REDACTED:CREDIT_CARD]"
+    )
+    assert "k" * 32 not in repr(ScanContext(stage=Stage.INPUT, hash_key=b"k" * 32))
 
 
 @given(st.lists(st.integers(0, 40), max_size=12), st.sampled_from(["", "x", "<", "<EM"]))

@@ -169,3 +169,46 @@ def test_tool_round_trips_with_personal_data_are_not_blocked(gateway: Gateway) -
     arguments = body["messages"][-2]["tool_calls"][0]["function"]["arguments"]
     assert json.loads(arguments) == {"to": "<EMAIL_1>"}
     assert "help@acme.example" in json.dumps(body["tools"])
+
+
+def test_hashed_values_are_stable_within_a_tenant_and_differ_across_tenants(
+    gateway: Gateway,
+) -> None:
+    """`to_model = "hash"`: the upstream sees a keyed token instead of the SSN, the same
+    token for the same value within the tenant (so the model can still tell two people
+    apart), another tenant's token for it differs, and neither holds the value."""
+    policy = '[scanners.pii.entities.US_SSN]\nto_model = "hash"\n'
+    ssn, other_ssn = "536-22-8107", "536-22-8108"
+
+    def token_sent(client: openai.OpenAI, value: str) -> str:
+        ask(client, f"check SSN {value} please")
+        sent = json.dumps(gateway.upstream.requests[-1].body)
+        assert value not in sent and "536-22" not in sent
+        start = sent.index("<US_SSN:")
+        return sent[start : sent.index(">", start) + 1]
+
+    first, second = client_for(gateway, policy), client_for(gateway, policy)
+    token = token_sent(first, ssn)
+    assert len(token) == len("<US_SSN:>") + 16
+    assert token_sent(first, ssn) == token
+    assert token_sent(first, other_ssn) != token
+    assert token_sent(second, ssn) != token
+    with gateway.engine.connect() as conn:
+        purposes = {r[0] for r in conn.exec_driver_sql("SELECT purpose FROM data_keys")}
+    assert "dlp_hash" in purposes
+
+
+def test_cloud_identifiers_pass_untouched_and_are_audited(gateway: Gateway) -> None:
+    """An ARN is not a secret: the prompt reaches the model as written, and the audit
+    record names the identifier (type and span, no value) under reason
+    resource_identifier."""
+    arn = "arn:aws:iam::210987654321:role/deploy-Qx7Tz"
+    client = client_for(gateway)
+    reply = ask(client, f"Why can't {arn} assume the role?")
+    assert arn in reply
+    assert arn in json.dumps(gateway.upstream.requests[-1].body)
+    record = json.loads(gateway.audit_bodies()[-1])
+    recorded = [v for v in record["verdicts"] if v["reason"] == "resource_identifier"]
+    assert recorded and recorded[0]["decision"] == "allow"
+    assert recorded[0]["findings"][0]["type"] == "aws_arn"
+    assert "210987654321" not in gateway.audit_bodies()[-1].split('"verdicts"')[1]

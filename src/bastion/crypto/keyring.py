@@ -36,7 +36,7 @@ from bastion.store.tenancy import maintenance, tenant_begin, tenant_connect
 
 __all__ = ["PURPOSES", "Keyring", "UnwrappedKey", "key_id_bytes"]
 
-PURPOSES = frozenset({"app", "audit", "backup"})
+PURPOSES = frozenset({"app", "audit", "backup", "dlp_hash"})
 _FORMAT = 1
 
 

@@ -20,6 +20,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bastion.audit import AuditEvent, AuditLog
 from bastion.authz import allowed
+from bastion.crypto.providers import KeyProviderUnavailable, UnwrapError
+from bastion.dlp.hashkey import HashKeys
 from bastion.dlp.operators import Pseudonyms, StreamRestorer, restore
 from bastion.dlp.vault import PseudonymVault, VaultError, vault_owner
 from bastion.errors import (
@@ -73,9 +75,11 @@ class ChatService:
         boundary: Callable[[], str] = generate_boundary,
         *,
         vault: PseudonymVault | None = None,
+        hash_keys: HashKeys | None = None,
     ) -> None:
         self._settings = settings
         self._vault = vault
+        self._hash_keys = hash_keys
         self._policies = policies
         self._upstreams = upstreams
         self._audit = audit
@@ -100,7 +104,8 @@ class ChatService:
             )
         owner = self._vault_owner(it, call)
         pseudonyms = await self._load_pseudonyms(it, owner)
-        messages = await self._scan_input(it, resolved, call.messages, pseudonyms)
+        hash_key = await self._hash_key(it, resolved)
+        messages = await self._scan_input(it, resolved, call.messages, pseudonyms, hash_key)
         if call.tools:
             # Tool definitions reach the model too: scan their text, whole.
             context = ScanContext(
@@ -135,6 +140,7 @@ class ChatService:
             request_id=it.request_id,
             tenant=principal.tenant_id,
             secrets=secrets,
+            hash_key=hash_key,
         )
         return Prepared(resolved, model, request, context, call.include_usage, pseudonyms, owner)
 
@@ -150,13 +156,31 @@ class ChatService:
             return Pseudonyms()
         try:
             return await anyio.to_thread.run_sync(self._vault.load, it.principal.tenant_id, owner)
-        except (VaultError, SQLAlchemyError) as exc:
+        except (VaultError, KeyProviderUnavailable, UnwrapError, SQLAlchemyError) as exc:
             log.error(
                 "pseudonym vault unavailable request_id=%s error=%s",
                 it.request_id,
                 type(exc).__name__,
             )
             raise VaultUnavailable("The conversation's data vault is unavailable.") from None
+
+    async def _hash_key(self, it: Interaction, resolved: ResolvedPolicy) -> bytes | None:
+        """The tenant's key for the ``hash`` action, when its policy hashes anything.
+        Without a keyring (``--dev`` without a KEK) hashed values are redacted instead;
+        a keyring that fails refuses the request rather than changing the tokens."""
+        if not resolved.needs_hash_key or self._hash_keys is None:
+            return None
+        try:
+            return await anyio.to_thread.run_sync(
+                self._hash_keys.for_tenant, it.principal.tenant_id
+            )
+        except (KeyProviderUnavailable, UnwrapError, SQLAlchemyError) as exc:
+            log.error(
+                "dlp hash key unavailable request_id=%s error=%s",
+                it.request_id,
+                type(exc).__name__,
+            )
+            raise VaultUnavailable("The tenant's data keys are unavailable.") from None
 
     async def _save_pseudonyms(self, it: Interaction, prepared: Prepared) -> None:
         """Keep the conversation's placeholders for its next turns. A failure loses only
@@ -168,7 +192,7 @@ class ChatService:
             await anyio.to_thread.run_sync(
                 self._vault.save, it.principal.tenant_id, prepared.vault_owner, prepared.pseudonyms
             )
-        except (VaultError, SQLAlchemyError) as exc:
+        except (VaultError, KeyProviderUnavailable, UnwrapError, SQLAlchemyError) as exc:
             log.error(
                 "pseudonym vault save failed request_id=%s error=%s",
                 it.request_id,
@@ -235,6 +259,7 @@ class ChatService:
         resolved: ResolvedPolicy,
         messages: list[ChatMessage],
         pseudonyms: Pseudonyms,
+        hash_key: bytes | None,
     ) -> list[ChatMessage]:
         out: list[ChatMessage] = []
         untrusted = resolved.policy.untrusted_roles
@@ -246,6 +271,7 @@ class ChatService:
                 request_id=it.request_id,
                 tenant=it.principal.tenant_id,
                 pseudonyms=pseudonyms,
+                hash_key=hash_key,
             )
             content = message.content
             if content:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bastion.errors import PolicyUnavailable
 from bastion.policy import Policy, PolicyError, default_policy, load_policy
-from bastion.scanners import Pipeline, ScannerRegistry, build_pipeline
+from bastion.scanners import Pipeline, ScannerRegistry, Stage, build_pipeline
 
 __all__ = ["PolicyStore", "ResolvedPolicy"]
 
@@ -16,6 +16,8 @@ __all__ = ["PolicyStore", "ResolvedPolicy"]
 class ResolvedPolicy:
     policy: Policy
     pipeline: Pipeline
+    # Whether a scanner hashes values (the gateway then derives the tenant's hash key).
+    needs_hash_key: bool = False
 
 
 class PolicyStore:
@@ -49,4 +51,9 @@ class PolicyStore:
             pipeline = build_pipeline(policy, self._registry)
         except (PolicyError, ValueError):
             raise PolicyUnavailable("The tenant's policy could not be loaded.") from None
-        return ResolvedPolicy(policy=policy, pipeline=pipeline)
+        needs_hash_key = any(
+            getattr(scanner, "needs_hash_key", False)
+            for stage in Stage
+            for scanner in pipeline.scanners(stage)
+        )
+        return ResolvedPolicy(policy=policy, pipeline=pipeline, needs_hash_key=needs_hash_key)

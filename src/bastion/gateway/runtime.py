@@ -12,6 +12,7 @@ from starlette.requests import Request
 
 from bastion.audit import AuditLog, AuditSealer
 from bastion.crypto.select import keyring_for
+from bastion.dlp.hashkey import HashKeys
 from bastion.dlp.vault import PseudonymVault
 from bastion.gateway.chat import ChatService
 from bastion.gateway.http import presented_key
@@ -74,8 +75,17 @@ class Runtime:
         )
         upstreams = UpstreamPool()
         vault = PseudonymVault(engine, keyring, clock) if keyring is not None else None
+        hash_keys = HashKeys(keyring) if keyring is not None else None
         chat = ChatService(
-            settings, policies, upstreams, audit, clock, canary, boundary, vault=vault
+            settings,
+            policies,
+            upstreams,
+            audit,
+            clock,
+            canary,
+            boundary,
+            vault=vault,
+            hash_keys=hash_keys,
         )
         return cls(
             settings=settings,

@@ -77,6 +77,7 @@ class ScanContext:
     ``secrets`` carries per-request values a scanner looks for, such as the canary.
     ``pseudonyms`` is the request's placeholder map (the ``pii`` scanner adds to it;
     the gateway restores the model's answer from it), None where nothing is restored.
+    ``hash_key`` is the tenant's key for the ``hash`` action (None: hashing redacts).
     Never log a context: ``secrets`` holds values the model must not see echoed.
     """
 
@@ -86,6 +87,7 @@ class ScanContext:
     tenant: str = ""
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
     pseudonyms: Pseudonyms | None = field(default=None, repr=False, compare=False)
+    hash_key: bytes | None = field(default=None, repr=False, compare=False)
 
 
 @runtime_checkable

@@ -5,10 +5,13 @@ is the :class:`~bastion.dlp.policy.DlpPolicy` action of its type and direction (
 stage: ``to_model``; output stage: ``to_user``):
 
 - ``allow``: nothing (the finding is not reported);
-- ``mask``, ``redact``, ``pseudonymize``: REDACT, each finding carrying its
-  replacement (``**** **** **** 1111``, ``[REDACTED:US_SSN]``, ``<EMAIL_1>``);
-  pseudonymize adds to the request's map (``ScanContext.pseudonyms``), from which the
-  gateway restores the answer for the caller; without a map it redacts;
+- ``mask``, ``redact``, ``hash``, ``pseudonymize``: REDACT, each finding carrying its
+  replacement (``**** **** **** 1111``, ``[REDACTED:US_SSN]``,
+  ``<US_SSN:3f9a0c…>``, ``<EMAIL_1>``); hash is keyed by the tenant's key
+  (``ScanContext.hash_key``: equal values give equal tokens within a tenant, never
+  across tenants); pseudonymize adds to the request's map (``ScanContext.pseudonyms``),
+  from which the gateway restores the answer for the caller; without a key or a map
+  the value is redacted;
 - ``block``: BLOCK, reason ``pii_blocked``.
 
 Reason ``pii_detected`` when something is rewritten. Findings never carry values.
@@ -41,6 +44,8 @@ class PiiScanner:
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         self.policy: DlpPolicy = parse_dlp_options(options or {})
         self._detector = PiiDetector(default_region=self.policy.region)
+        # The gateway derives the tenant's hash key only for policies that hash.
+        self.needs_hash_key = self.policy.uses_hash
 
     def __repr__(self) -> str:
         return f"PiiScanner(region={self.policy.region!r})"
@@ -61,7 +66,12 @@ class PiiScanner:
                 continue
             value = text[found.start : found.end]
             replacement = replace_value(
-                action, found.type, value, text, pseudonyms=context.pseudonyms
+                action,
+                found.type,
+                value,
+                text,
+                pseudonyms=context.pseudonyms,
+                hash_key=context.hash_key,
             )
             findings.append(
                 Finding(f"pii:{found.type}", found.start, found.end, found.score, replacement)

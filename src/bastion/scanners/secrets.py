@@ -9,9 +9,17 @@ placeholder word). The action depends on the stage: ``input_action`` (default
 
 Formats without a prefix of their own (passwords in URLs and connection strings, keys
 named by their provider, high-entropy values assigned to key/secret/token names) are
-context rules, searched only when one of their lowercase needles occurs. Option
-``identifiers`` (default false) also reports cloud resource identifiers (ARNs, bucket
-URLs, OAuth client IDs...), which are not secrets but map an organisation's estate.
+context rules, searched only when one of their lowercase needles occurs.
+
+Cloud resource identifiers (ARNs, bucket URLs, OAuth client IDs, account ids...) are
+not secrets, but they map an organisation's estate. Option ``identifiers``:
+
+- ``"record"`` (default): found and recorded (an ALLOW result with reason
+  ``resource_identifier`` and their spans, which the audit keeps), text untouched, so
+  ordinary DevOps prompts are not refused; when the text also holds a secret, the
+  result acts on the secrets only;
+- ``"act"`` (or ``true``): treated like secrets (blocked on input, redacted on output);
+- ``"off"`` (or ``false``): not searched.
 """
 
 from __future__ import annotations
@@ -35,6 +43,8 @@ from bastion.scanners.base import Decision, Finding, ScanContext, ScanResult, St
 __all__ = ["SecretsScanner"]
 
 _ACTIONS = {"block": Decision.BLOCK, "redact": Decision.REDACT}
+_IDENTIFIER_MODES = {"record": "record", "act": "act", "off": "off", True: "act", False: "off"}
+_IDENTIFIER_KINDS = frozenset(rule.kind for rule in IDENTIFIER_RULES)
 _PLACEHOLDER_WORDS = ("example", "placeholder", "xxxx", "your", "redacted", "dummy", "sample")
 _MAX_PEM_CHARS = 1 << 16
 # Identifier rules score at most this: their values are not checked for placeholders.
@@ -196,11 +206,14 @@ class SecretsScanner:
             gate = spec.gate or _auto_gate(spec.needles)
             by_gate.setdefault(gate, []).append((spec, re.compile(spec.pattern)))
         self._rules = tuple((gate, tuple(specs)) for gate, specs in by_gate.items())
-        identifiers = opts.get("identifiers", False)
-        if not isinstance(identifiers, bool):
-            raise ValueError(f"{self.name}: option 'identifiers' must be true or false")
-        self.identifiers = identifiers
-        context = CONTEXT_RULES + GENERIC_RULES + (IDENTIFIER_RULES if identifiers else ())
+        identifiers = opts.get("identifiers", "record")
+        if not isinstance(identifiers, str | bool) or identifiers not in _IDENTIFIER_MODES:
+            raise ValueError(
+                f'{self.name}: option \'identifiers\' must be "record", "act" or "off"'
+            )
+        self.identifiers = _IDENTIFIER_MODES[identifiers]
+        searched = IDENTIFIER_RULES if self.identifiers != "off" else ()
+        context = CONTEXT_RULES + GENERIC_RULES + searched
         self._context = tuple((rule, re.compile(rule.pattern)) for rule in context)
         by_needle: dict[str, list[tuple[ContextRule, re.Pattern[str]]]] = {}
         for rule, pattern in self._context:
@@ -220,16 +233,21 @@ class SecretsScanner:
         self._repeats = re.compile(r"(.)\1{4}")
 
     def __repr__(self) -> str:
-        extra = ", identifiers=True" if self.identifiers else ""
         return (
             f"SecretsScanner(input_action={self.input_action!r}, "
-            f"output_action={self.output_action!r}{extra})"
+            f"output_action={self.output_action!r}, identifiers={self.identifiers!r})"
         )
 
     def scan(self, text: str, context: ScanContext) -> ScanResult:
-        findings = self.find(text)
-        if not findings:
+        found = self.find(text)
+        if not found:
             return ScanResult.allow(self.name)
+        findings = found
+        if self.identifiers == "record":
+            findings = tuple(f for f in found if f.type not in _IDENTIFIER_KINDS)
+            if not findings:
+                score = max(f.score for f in found)
+                return ScanResult(self.name, Decision.ALLOW, score, "resource_identifier", found)
         action = self.input_action if context.stage is Stage.INPUT else self.output_action
         return ScanResult(
             scanner=self.name,
