@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
+from datetime import UTC, datetime
 
 import openai
 import pytest
+from sqlalchemy import insert, select, update
 
+from bastion.store.schema import DataKey, PseudonymVaultRow, Tenant
 from tests.e2e.conftest import Gateway
 
 EMAIL = "ana.marker@corp.example"
@@ -212,3 +216,42 @@ def test_cloud_identifiers_pass_untouched_and_are_audited(gateway: Gateway) -> N
     assert recorded and recorded[0]["decision"] == "allow"
     assert recorded[0]["findings"][0]["type"] == "aws_arn"
     assert "210987654321" not in gateway.audit_bodies()[-1].split('"verdicts"')[1]
+
+
+def test_a_vault_or_hash_key_that_will_not_open_refuses_the_request(gateway: Gateway) -> None:
+    """Fail closed: a conversation vault whose blob was tampered with, or a tenant hash
+    key that will not unwrap, answers vault_unavailable (503) before anything reaches
+    the model; the refusal is audited and the chain still verifies."""
+    client = client_for(gateway)
+    converse(client, "conv-x", f"Email {EMAIL}")
+    with gateway.engine.begin() as conn:
+        conn.execute(update(PseudonymVaultRow).values(sealed=b"\x01" + b"\x00" * 60))
+    hasher = client_for(gateway, '[scanners.pii.entities.US_SSN]\nto_model = "hash"\n')
+    with gateway.engine.begin() as conn:
+        name = f"t{len(gateway.clients) - 1}"
+        tenant_id = conn.execute(select(Tenant.id).where(Tenant.name == name)).scalar_one()
+        conn.execute(
+            insert(DataKey).values(
+                id=str(uuid.uuid4()),
+                tenant_id=tenant_id,
+                purpose="dlp_hash",
+                version=1,
+                kek_id="local",
+                wrapped=b"\x00" * 60,
+                created_at=datetime.now(UTC),
+            )
+        )
+    before = len(gateway.upstream.requests)
+    for attempt in (
+        lambda: converse(client, "conv-x", "and again"),
+        lambda: ask(hasher, "check SSN 536-22-8107"),
+    ):
+        with pytest.raises(openai.APIStatusError) as info:
+            attempt()
+        assert info.value.status_code == 503
+        assert info.value.code == "vault_unavailable"
+        assert EMAIL not in str(info.value.body) and "536-22" not in str(info.value.body)
+    assert len(gateway.upstream.requests) == before
+    outcomes = [json.loads(body)["outcome"] for body in gateway.audit_bodies()[-2:]]
+    assert outcomes == ["error", "error"]
+    assert gateway.verify().ok
