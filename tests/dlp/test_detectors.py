@@ -61,12 +61,21 @@ CONTEXT_POSITIVES: list[tuple[EntityType, str, str]] = [
     (E.DATE_OF_BIRTH, "Birthday: {}.", "March 12, 1985"),
     (E.DATE_OF_BIRTH, "d.o.b. {}", "12.03.1985"),
     (E.DATE_OF_BIRTH, "Her date of birth, as on the form, is {}", "Feb 29 2000"),
+    # After a card word, any Luhn-valid 12-19 digits (12-digit Maestro, JCB outside
+    # 3528-3589), whatever the prefix.
+    (E.CREDIT_CARD, "my maestro card {} is lost", "503802053770"),
+    (E.CREDIT_CARD, "card number: {}", "6304 0000 0000 0000"),
+    (E.CREDIT_CARD, "CC {}", "3509413199654323"),
 ]
 
 NEAR_MISSES: list[str] = [
     "card 4111 1111 1111 1112",  # Luhn fails
     "card 5555 5555 5555 4445",
     "ref 1234567812345678",  # 16 digits, not Luhn-valid
+    "order 503802053770 shipped",  # 12 Luhn-valid digits without a card word
+    "ref 3509413199654323",  # outside the IIN table, no card word
+    "card 503802053771",  # after a card word, but Luhn fails
+    "cards: 12 sold, 503802053770 visitors later",  # the card word is not next to it
     "id 41111111111111111111",  # Luhn-valid card inside a longer digit run
     "ISBN 978-3-16-148410-0",
     "ISBN 0-306-40615-2",

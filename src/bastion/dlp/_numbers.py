@@ -17,6 +17,7 @@ from bastion.dlp.entities import EntityType, PiiFinding
 __all__ = ["find_cards", "find_ibans", "find_ssns"]
 
 CARD_SCORE = 1.0
+CARD_CONTEXT_SCORE = 0.85
 IBAN_SCORE = 1.0
 SSN_DASHED_SCORE = 0.9
 SSN_SPACED_SCORE = 0.8
@@ -24,7 +25,14 @@ SSN_BARE_SCORE = 0.7
 
 # A maximal run of digits, single spaces or hyphens between them; not inside a word, a
 # decimal number or a longer dotted/comma-separated number.
-_CARD_RUN = re.compile(r"(?<!\w)(?<!\d[.,])\d(?:[ -]?\d){12,}(?!\w)(?![.,]\d)")
+_CARD_RUN = re.compile(r"(?<!\w)(?<!\d[.,])\d(?:[ -]?\d){11,}(?!\w)(?![.,]\d)")
+# A card word just before a number: then any Luhn-valid 12-19 digits is a card, whatever
+# its prefix (IIN tables go stale; 12-digit Maestro and new JCB ranges are real).
+_CARD_CONTEXT = re.compile(
+    r"\b(?:cards?|cc|visa|master ?card|amex|maestro|jcb|discover|diners|unionpay)\b"
+    r"[^\d\n]{0,24}$",
+    re.IGNORECASE,
+)
 _CARD_SEP = re.compile(r"[ -]")
 _DIGIT_GROUP = re.compile(r"\d+")
 
@@ -73,11 +81,20 @@ def _card_ok(digits: str) -> bool:
 
 
 def find_cards(text: str) -> Iterator[PiiFinding]:
-    """Payment card numbers: 13-19 digits, known IIN prefix and length, Luhn-valid."""
+    """Payment card numbers: 13-19 digits, known IIN prefix and length, Luhn-valid; or,
+    right after a card word ("card", "cc", "visa"...), any Luhn-valid 12-19 digits."""
     for match in _CARD_RUN.finditer(text):
         run = match.group()
-        if _card_ok(_CARD_SEP.sub("", run)):
+        digits = _CARD_SEP.sub("", run)
+        if _card_ok(digits):
             yield PiiFinding(EntityType.CREDIT_CARD, match.start(), match.end(), CARD_SCORE)
+            continue
+        if (
+            12 <= len(digits) <= 19
+            and _CARD_CONTEXT.search(text, max(0, match.start() - 40), match.start()) is not None
+            and _luhn_ok(digits)
+        ):
+            yield PiiFinding(EntityType.CREDIT_CARD, match.start(), match.end(), CARD_CONTEXT_SCORE)
             continue
         yield from _cards_in_grouped_run(run, match.start())
 
