@@ -63,6 +63,11 @@ CONTEXT_POSITIVES: list[tuple[EntityType, str, str]] = [
     (E.DATE_OF_BIRTH, "Her date of birth, as on the form, is {}", "Feb 29 2000"),
     # After a card word, any Luhn-valid 12-19 digits (12-digit Maestro, JCB outside
     # 3528-3589), whatever the prefix.
+    # Phone words before or line labels after: digits no numbering plan knows.
+    (E.PHONE_NUMBER, "Mobile: {}\nDesk", "432 03 163"),
+    (E.PHONE_NUMBER, "Can someone call me on {}? I have", "9472 7916"),
+    (E.PHONE_NUMBER, "unit 1009 box 0219\n{} office", "781 1704"),
+    (E.PHONE_NUMBER, "Hungary 34796\n{}-Office", "(37) 788-063"),
     (E.CREDIT_CARD, "my maestro card {} is lost", "503802053770"),
     (E.CREDIT_CARD, "card number: {}", "6304 0000 0000 0000"),
     (E.CREDIT_CARD, "CC {}", "3509413199654323"),
@@ -72,6 +77,9 @@ NEAR_MISSES: list[str] = [
     "card 4111 1111 1111 1112",  # Luhn fails
     "card 5555 5555 5555 4445",
     "ref 1234567812345678",  # 16 digits, not Luhn-valid
+    "posted by throwaway12313223123 2 hr. ago",  # digits ending a user name
+    "Room 4521 7731 is booked",  # no phone word next to it
+    "the office 2 floors up",
     "order 503802053770 shipped",  # 12 Luhn-valid digits without a card word
     "ref 3509413199654323",  # outside the IIN table, no card word
     "card 503802053771",  # after a card word, but Luhn fails
@@ -280,3 +288,20 @@ def test_resolve_overlaps_matches_greedy_reference(findings: list[PiiFinding]) -
             expected.append(f)
     expected.sort(key=lambda f: (f.start, f.end, f.type))
     assert resolve_overlaps(findings) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1" + " 1" * 20_000 + " office",
+        "9" * 50_000 + " fax",
+        "Mobile: " + "12-" * 20_000,
+        "card " + "4111 " * 20_000,
+        ("call me on 1 2 3 " * 5_000),
+    ],
+    ids=["spaced-digits", "digit-run", "dashed", "card-groups", "repeated-context"],
+)
+def test_pathological_inputs_finish(text: str) -> None:
+    """Bounded, unambiguous patterns: 20-100 KB of near-matches finish (a pattern that
+    could split a digit run many ways would take hours; speed is the bench's)."""
+    assert all(0 <= f.start < f.end <= len(text) for f in PiiDetector().detect(text))

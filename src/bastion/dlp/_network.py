@@ -48,6 +48,30 @@ _DIGITS = re.compile(r"\d")
 _EXTENSION = re.compile(r"(?i)\s*(?:x|ext\.?|extension)\s*\d+$")
 
 
+# A phone word just before a number ("Mobile: 432 03 163", "call me on 450 0840") or a
+# line label just after it ("781 1704 office", "28-64-66-98 fax"): then 7-15 digits in
+# groups are a phone number even if no numbering plan knows them.
+# Groups need a separator between them, so a digit run splits one way only (linear).
+_PHONE_NUMBER = r"\+?\(?\d{1,15}\)?(?:[ .\-]\(?\d{1,15}\)?){0,6}"
+_PHONE_BEFORE = re.compile(
+    r"(?i)\b(?:phone|tel|telephone|mobile|cell|fax|desk|whatsapp|call(?: me)?(?: on| at)?"
+    r"|text me(?: on| at)?)\b[^\w\n]{0,4}"
+    rf"(?P<number>{_PHONE_NUMBER})(?![\w.]\w)"
+)
+_PHONE_AFTER = re.compile(
+    rf"(?<![\w.+\-])(?P<number>{_PHONE_NUMBER})"
+    r"(?:[ \-]|\\?,)?(?i:office|fax|mobile|cell|home|work)\b"
+)
+
+
+def _phones_in_context(text: str) -> Iterator[PiiFinding]:
+    for pattern in (_PHONE_BEFORE, _PHONE_AFTER):
+        for match in pattern.finditer(text):
+            start, end = match.span("number")
+            if 7 <= len(_DIGITS.findall(text, start, end)) <= 15:
+                yield PiiFinding(EntityType.PHONE_NUMBER, start, end, PHONE_SHAPED_SCORE)
+
+
 def _phone_score(match: phonenumbers.PhoneNumberMatch) -> float | None:
     if phonenumbers.is_valid_number(match.number):
         return PHONE_SCORE
@@ -64,14 +88,18 @@ def find_phones(text: str, region: str) -> Iterator[PiiFinding]:
     """Phone numbers (libphonenumber's matcher): national numbers of ``region`` and
     international ones (``+``) of any country. A number valid under its numbering plan
     scores 0.85; one that only has a possible length scores 0.6 if written as a phone
-    number: with ``+``, or 10+ digits in separated groups ("930.167.3943")."""
+    number: with ``+``, or 10+ digits in separated groups ("930.167.3943"), or 7-15
+    digits right after a phone word ("Mobile:") or before a line label ("office")."""
     if _PHONE_PRECHECK.search(text) is None:
         return
     matcher = phonenumbers.PhoneNumberMatcher(text, region, leniency=_LENIENCY)
     for match in matcher:
+        if match.start > 0 and text[match.start - 1].isalnum():
+            continue  # the tail of a word or handle ("throwaway12313223123")
         score = _phone_score(match)
         if score is not None:
             yield PiiFinding(EntityType.PHONE_NUMBER, match.start, match.end, score)
+    yield from _phones_in_context(text)
 
 
 # Four dotted decimal octets, not inside a longer dotted run (versions, OIDs).
