@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -148,3 +150,13 @@ def test_masking_is_idempotent(doc: tuple[str, list[PiiFinding]]) -> None:
     once = apply(text, findings, {}, default=Action.MASK).text
     assert len(once) == len(text)
     assert apply(once, findings, {}, default=Action.MASK).text == once
+
+
+def test_every_entity_type_has_a_placeholder_label_a_stream_can_hold_back() -> None:
+    """Each type pseudonymizes to <LABEL_n> with LABEL 1-8 capitals, so restore and the
+    stream restorer's hold-back both recognise it."""
+    pseudonyms = Pseudonyms()
+    for kind in EntityType:
+        placeholder = pseudonyms.placeholder(kind, f"value of {kind}")
+        assert re.fullmatch(r"<[A-Z]{1,8}_[1-9][0-9]*>", placeholder), kind
+        assert restore(f"x {placeholder} y", pseudonyms) == f"x value of {kind} y"

@@ -57,6 +57,17 @@ def test_personal_data_goes_out_as_placeholders_and_comes_back(
     assert gateway.verify().ok
 
 
+def test_addresses_and_national_ids_go_out_as_placeholders(gateway: Gateway) -> None:
+    """A street address and checksummed national identifiers reach the model as
+    <ADDRESS_1>, <BSN_1>, <NIE_1> and come back restored for the caller."""
+    text = "Ship to 221B Baker Street, London NW1 6XE; BSN 111222333, NIE X2482300W."
+    reply = ask(client_for(gateway), text)
+    assert reply == f"Happy to help. You said: {text}"
+    sent = json.dumps(gateway.upstream.requests[-1].body)
+    assert "Baker" not in sent and "111222333" not in sent and "X2482300W" not in sent
+    assert all(p in sent for p in ("<ADDRESS_1>", "<BSN_1>", "<NIE_1>"))
+
+
 @pytest.mark.parametrize("stream", [False, True])
 def test_a_card_the_model_produces_reaches_the_user_masked(gateway: Gateway, stream: bool) -> None:
     """A card number that did not come from the caller (here smuggled past input

@@ -56,6 +56,24 @@ def test_one_prediction_matches_one_gold_span() -> None:
     assert (scores.tp, scores.fp, scores.fn) == (1, 1, 0)
 
 
+def test_cover_counts_gold_spans_any_finding_overlaps() -> None:
+    """One finding over an address the labels split in three finds all three; a
+    finding over no gold span is false; an untouched gold span is a miss."""
+    text = "at 12 Main St Apt 4 Springfield 12345 and 9 Elm Rd"
+    gold = (("STREET_ADDRESS", 3, 13), ("STREET_ADDRESS", 14, 19), ("STREET_ADDRESS", 32, 37))
+    items = [LabeledText(text, (*gold, ("STREET_ADDRESS", 42, 50)))]
+
+    def detect(_: str) -> list[Span]:
+        return [("STREET_ADDRESS", 3, 37), ("STREET_ADDRESS", 38, 41)]
+
+    cover = evaluate_pii(items, detect, ["STREET_ADDRESS"], match="cover")
+    scores = cover.by_type["STREET_ADDRESS"]
+    assert (scores.tp, scores.fp, scores.fn) == (3, 1, 1)
+    one_to_one = evaluate_pii(items, detect, ["STREET_ADDRESS"], match="overlap")
+    scores = one_to_one.by_type["STREET_ADDRESS"]
+    assert (scores.tp, scores.fp, scores.fn) == (1, 1, 3)
+
+
 def test_bad_files_name_the_item_not_the_text(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text(

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
 
 import typer
 
 from bastion.cli.common import die
 from bastion.evaluation import DatasetError
 from bastion.evaluation.metrics import Confusion
-from bastion.evaluation.pii import PiiReport, Span, evaluate_pii, load_pii_file
+from bastion.evaluation.pii import Match, PiiReport, Span, evaluate_pii, load_pii_file
 
 __all__ = ["pii"]
 
@@ -62,13 +61,18 @@ def pii(
     dataset: list[Path] = typer.Option(
         ..., "--dataset", "-d", help="Span-labeled JSON or JSONL (Presidio's format)."
     ),
-    match: str = typer.Option("exact", help="Span matching: exact or overlap."),
+    match: str = typer.Option(
+        "exact",
+        help="Span matching: exact, overlap (one to one) or cover (the gold spans any "
+        "finding overlaps).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="One JSON document instead of a table."),
 ) -> None:
     """Precision, recall, F1 per entity type and latency of the DLP detectors."""
-    if match not in ("exact", "overlap"):
-        die(f"unknown match {match!r}: use exact or overlap")
-    how: Literal["exact", "overlap"] = "overlap" if match == "overlap" else "exact"
+    matches: dict[str, Match] = {"exact": "exact", "overlap": "overlap", "cover": "cover"}
+    if match not in matches:
+        die(f"unknown match {match!r:.40}: use exact, overlap or cover")
+    how = matches[match]
     try:
         items = [item for path in dataset for item in load_pii_file(path)]
     except DatasetError as exc:

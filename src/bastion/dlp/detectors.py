@@ -2,13 +2,17 @@
 
 :class:`PiiDetector` finds email addresses, phone numbers (libphonenumber), payment
 cards (IIN + Luhn), IBANs (mod 97 + country layout), US SSNs (SSA rules), IPv4/IPv6
-addresses and dates of birth (a valid date after a birth context word). Each type has a
-cheap precheck so text without, say, seven digits never reaches the phone matcher.
+addresses, dates of birth (a valid date after a birth context word), street addresses
+(``_address``) and 25 national, tax and business identifiers checked by python-stdnum
+(``_national``). Each type has a cheap precheck so text without, say, seven digits
+never reaches the phone matcher.
 
 Scores: 1.0 for emails and checksum-validated cards and IBANs; 0.9 for dashed SSNs and
 IP addresses; 0.85 for valid phone numbers; 0.8 for space-separated SSNs and dates of birth;
-0.7 for bare nine-digit SSNs (which need a context word); 0.6 for phone-shaped
-numbers that are not valid under their numbering plan.
+0.7 for bare nine-digit SSNs (which need a context word); 0.85 for Luhn-valid cards
+outside the IIN table right after a card word; 0.6 for phone-shaped numbers that are
+not valid under their numbering plan; 0.6-0.9 for street addresses (more parts found,
+higher); 0.7-0.95 for national identifiers (0.95 after their context word).
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ from collections.abc import Callable, Iterable, Iterator
 
 import phonenumbers
 
+from bastion.dlp._address import find_addresses
 from bastion.dlp._dates import find_dates_of_birth
+from bastion.dlp._national import NATIONAL_ENTITIES, find_national_ids
 from bastion.dlp._network import find_emails, find_ips, find_phones
 from bastion.dlp._numbers import find_cards, find_ibans, find_ssns
 from bastion.dlp.entities import EntityType, PiiFinding
@@ -34,10 +40,12 @@ SUPPORTED_ENTITIES: frozenset[EntityType] = frozenset(
         EntityType.US_SSN,
         EntityType.IP_ADDRESS,
         EntityType.DATE_OF_BIRTH,
+        EntityType.STREET_ADDRESS,
+        *NATIONAL_ENTITIES,
     }
 )
-"""The types :class:`PiiDetector` finds (street addresses, names and secrets are not
-structured data and are left to other detectors)."""
+"""The types :class:`PiiDetector` finds by pattern and checksum (person names need the
+``ner`` extra, see :mod:`bastion.dlp._names`; secrets are the ``secrets`` scanner's)."""
 
 # The order of ``PiiDetector.entities`` (and its repr); findings are ranked by score
 # and span length, never by this order.
@@ -49,6 +57,8 @@ _ORDER = (
     EntityType.IP_ADDRESS,
     EntityType.PHONE_NUMBER,
     EntityType.DATE_OF_BIRTH,
+    EntityType.STREET_ADDRESS,
+    *sorted(NATIONAL_ENTITIES),
 )
 
 
@@ -75,9 +85,12 @@ class PiiDetector:
             raise ValueError(f"unknown phone region {default_region!r}")
         self.entities: tuple[EntityType, ...] = tuple(t for t in _ORDER if t in wanted)
         self.default_region = region
-        self._finders: tuple[Callable[[str], Iterator[PiiFinding]], ...] = tuple(
-            self._finder(t) for t in self.entities
-        )
+        finders = [self._finder(t) for t in self.entities if t not in NATIONAL_ENTITIES]
+        national = frozenset(t for t in self.entities if t in NATIONAL_ENTITIES)
+        if national:
+            # One pass over the text for every national type wanted.
+            finders.append(lambda text: find_national_ids(text, national))
+        self._finders: tuple[Callable[[str], Iterator[PiiFinding]], ...] = tuple(finders)
 
     def __repr__(self) -> str:
         names = ", ".join(str(t) for t in self.entities)
@@ -94,6 +107,7 @@ class PiiDetector:
             EntityType.US_SSN: find_ssns,
             EntityType.IP_ADDRESS: find_ips,
             EntityType.DATE_OF_BIRTH: find_dates_of_birth,
+            EntityType.STREET_ADDRESS: find_addresses,
         }[entity]
 
     def detect(self, text: str) -> list[PiiFinding]:

@@ -23,6 +23,33 @@ class EntityType(StrEnum):
     STREET_ADDRESS = "STREET_ADDRESS"
     PERSON = "PERSON"
     SECRET = "SECRET"  # noqa: S105 (an entity type name, not a password)
+    # National, tax and business identifiers (bastion.dlp._national); Presidio's names
+    # where it has the type.
+    US_ITIN = "US_ITIN"
+    UK_NHS = "UK_NHS"
+    ES_NIF = "ES_NIF"
+    ES_NIE = "ES_NIE"
+    IT_FISCAL_CODE = "IT_FISCAL_CODE"
+    IT_VAT_CODE = "IT_VAT_CODE"
+    PL_PESEL = "PL_PESEL"
+    FI_PERSONAL_IDENTITY_CODE = "FI_PERSONAL_IDENTITY_CODE"
+    AU_ABN = "AU_ABN"
+    AU_ACN = "AU_ACN"
+    AU_TFN = "AU_TFN"
+    IN_AADHAAR = "IN_AADHAAR"
+    IN_PAN = "IN_PAN"
+    KR_RRN = "KR_RRN"
+    DE_TAX_ID = "DE_TAX_ID"
+    FR_NIR = "FR_NIR"
+    NL_BSN = "NL_BSN"
+    CA_SIN = "CA_SIN"
+    BR_CPF = "BR_CPF"
+    SE_PERSONAL_NUMBER = "SE_PERSONAL_NUMBER"
+    DK_CPR = "DK_CPR"
+    NO_BIRTH_NUMBER = "NO_BIRTH_NUMBER"
+    BE_NATIONAL_NUMBER = "BE_NATIONAL_NUMBER"
+    EU_VAT = "EU_VAT"
+    ABA_ROUTING_NUMBER = "ABA_ROUTING_NUMBER"
 
 
 @dataclass(frozen=True, slots=True)

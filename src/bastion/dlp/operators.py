@@ -43,7 +43,8 @@ __all__ = [
     "restore",
 ]
 
-# Placeholder labels: short, and readable by a model (<EMAIL_1>, <CARD_2>).
+# Placeholder labels: short, and readable by a model (<EMAIL_1>, <CARD_2>); capital
+# letters only, at most eight (what a stream holds back as a possible cut placeholder).
 _LABELS: Mapping[EntityType, str] = {
     EntityType.EMAIL_ADDRESS: "EMAIL",
     EntityType.PHONE_NUMBER: "PHONE",
@@ -55,6 +56,31 @@ _LABELS: Mapping[EntityType, str] = {
     EntityType.STREET_ADDRESS: "ADDRESS",
     EntityType.PERSON: "PERSON",
     EntityType.SECRET: "SECRET",
+    EntityType.US_ITIN: "ITIN",
+    EntityType.UK_NHS: "NHS",
+    EntityType.ES_NIF: "NIF",
+    EntityType.ES_NIE: "NIE",
+    EntityType.IT_FISCAL_CODE: "CODFISC",
+    EntityType.IT_VAT_CODE: "VAT",
+    EntityType.PL_PESEL: "PESEL",
+    EntityType.FI_PERSONAL_IDENTITY_CODE: "HETU",
+    EntityType.AU_ABN: "ABN",
+    EntityType.AU_ACN: "ACN",
+    EntityType.AU_TFN: "TFN",
+    EntityType.IN_AADHAAR: "AADHAAR",
+    EntityType.IN_PAN: "PAN",
+    EntityType.KR_RRN: "RRN",
+    EntityType.DE_TAX_ID: "TAXID",
+    EntityType.FR_NIR: "NIR",
+    EntityType.NL_BSN: "BSN",
+    EntityType.CA_SIN: "SIN",
+    EntityType.BR_CPF: "CPF",
+    EntityType.SE_PERSONAL_NUMBER: "PERSNR",
+    EntityType.DK_CPR: "CPR",
+    EntityType.NO_BIRTH_NUMBER: "FNR",
+    EntityType.BE_NATIONAL_NUMBER: "NRN",
+    EntityType.EU_VAT: "VAT",
+    EntityType.ABA_ROUTING_NUMBER: "ROUTING",
 }
 _PLACEHOLDER_RE = re.compile(r"<([A-Z]+)_([1-9][0-9]{0,5})>")
 # The end of a text that may be the start of a placeholder cut by a chunk boundary.

@@ -9,8 +9,14 @@ Defaults (a tenant overrides any of them):
 | entity | label |
 |---|---|
 | EMAIL_ADDRESS, PHONE_NUMBER, DATE_OF_BIRTH | confidential |
-| CREDIT_CARD, IBAN_CODE, US_SSN | restricted |
+| CREDIT_CARD, IBAN_CODE, US_SSN, SECRET | restricted |
+| personal ids: US_ITIN, UK_NHS, ES_NIF, ES_NIE, IT_FISCAL_CODE, PL_PESEL | restricted |
+| FI_PERSONAL_IDENTITY_CODE, AU_TFN, IN_AADHAAR, IN_PAN, KR_RRN, DE_TAX_ID | restricted |
+| FR_NIR, NL_BSN, CA_SIN, BR_CPF, SE_PERSONAL_NUMBER, DK_CPR, NO_BIRTH_NUMBER | restricted |
+| BE_NATIONAL_NUMBER | restricted |
+| STREET_ADDRESS, PERSON | confidential |
 | IP_ADDRESS | internal |
+| public business ids: AU_ABN, AU_ACN, IT_VAT_CODE, EU_VAT, ABA_ROUTING_NUMBER | internal |
 
 | label | to_model | to_user |
 |---|---|---|
@@ -51,6 +57,31 @@ _DEFAULT_LABELS: Mapping[EntityType, str] = MappingProxyType(
         EntityType.STREET_ADDRESS: "confidential",
         EntityType.PERSON: "confidential",
         EntityType.SECRET: "restricted",
+        EntityType.US_ITIN: "restricted",
+        EntityType.UK_NHS: "restricted",
+        EntityType.ES_NIF: "restricted",
+        EntityType.ES_NIE: "restricted",
+        EntityType.IT_FISCAL_CODE: "restricted",
+        EntityType.IT_VAT_CODE: "internal",
+        EntityType.PL_PESEL: "restricted",
+        EntityType.FI_PERSONAL_IDENTITY_CODE: "restricted",
+        EntityType.AU_ABN: "internal",
+        EntityType.AU_ACN: "internal",
+        EntityType.AU_TFN: "restricted",
+        EntityType.IN_AADHAAR: "restricted",
+        EntityType.IN_PAN: "restricted",
+        EntityType.KR_RRN: "restricted",
+        EntityType.DE_TAX_ID: "restricted",
+        EntityType.FR_NIR: "restricted",
+        EntityType.NL_BSN: "restricted",
+        EntityType.CA_SIN: "restricted",
+        EntityType.BR_CPF: "restricted",
+        EntityType.SE_PERSONAL_NUMBER: "restricted",
+        EntityType.DK_CPR: "restricted",
+        EntityType.NO_BIRTH_NUMBER: "restricted",
+        EntityType.BE_NATIONAL_NUMBER: "restricted",
+        EntityType.EU_VAT: "internal",
+        EntityType.ABA_ROUTING_NUMBER: "internal",
     }
 )
 _DEFAULT_ACTIONS: Mapping[Direction, Mapping[str, Action]] = MappingProxyType(

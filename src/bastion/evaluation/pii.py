@@ -8,8 +8,12 @@ spellings are accepted too. Each span is checked against its text.
 Per entity type (counts in a :class:`~bastion.evaluation.metrics.Confusion`, whose
 true negatives are not defined here and left 0), a predicted span is a true positive
 when it has the same type and matches a gold span one to one: **exact** (same start
-and end) or **overlap** (at least one character in common). Only types both produced
-by the detector and labeled somewhere in the data are scored: gold spans of other
+and end) or **overlap** (at least one character in common). **cover** scores what DLP
+needs, the values covered: a gold span is found when any finding of its type overlaps
+it, and a finding is false when it overlaps no gold span of its type (one finding over
+an address that the labels split into street, unit and ZIP finds all three). Only
+types both produced by the detector and labeled somewhere in the data are scored: gold
+spans of other
 types are counted apart (never as misses), and so are findings of types the data
 never labels (they cannot be judged: presidio-synth labels ``DATE_TIME``, not dates
 of birth). Latency is per text, one thread.
@@ -30,6 +34,7 @@ from bastion.evaluation.metrics import Confusion, percentile
 __all__ = [
     "Detect",
     "LabeledText",
+    "Match",
     "PiiReport",
     "Span",
     "evaluate_pii",
@@ -38,7 +43,7 @@ __all__ = [
 
 Span = tuple[str, int, int]  # (entity type, start, end)
 Detect = Callable[[str], Iterable[Span]]
-Match = Literal["exact", "overlap"]
+Match = Literal["exact", "overlap", "cover"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +129,10 @@ def load_pii_file(path: Path) -> list[LabeledText]:
     return [_labeled(row, f"{path} item {i}") for i, row in enumerate(rows)]
 
 
+def _overlap(a: Span, b: Span) -> bool:
+    return a[1] < b[2] and b[1] < a[2]
+
+
 def _matches(gold: Sequence[Span], found: Sequence[Span], how: Match) -> int:
     """One-to-one matches between same-type spans (greedy, in order)."""
     used: set[int] = set()
@@ -133,7 +142,7 @@ def _matches(gold: Sequence[Span], found: Sequence[Span], how: Match) -> int:
             if i in used or g_kind != kind:
                 continue
             same = (start, end) == (g_start, g_end)
-            if same or (how == "overlap" and start < g_end and g_start < end):
+            if same or (how == "overlap" and _overlap((kind, start, end), gold[i])):
                 used.add(i)
                 hits += 1
                 break
@@ -172,8 +181,14 @@ def evaluate_pii(
             f = [s for s in found if s[0] == kind]
             if not g and not f:
                 continue
-            tp = _matches(g, f, match)
             tally = counts[kind]
+            if match == "cover":
+                covered = sum(any(_overlap(x, y) for y in f) for x in g)
+                tally[0] += covered
+                tally[1] += sum(not any(_overlap(y, x) for x in g) for y in f)
+                tally[2] += len(g) - covered
+                continue
+            tp = _matches(g, f, match)
             tally[0] += tp
             tally[1] += len(f) - tp
             tally[2] += len(g) - tp
