@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import uuid
 from datetime import UTC, datetime
 
@@ -13,6 +14,7 @@ import pytest
 from sqlalchemy import insert, select, update
 
 from bastion.store.schema import DataKey, PseudonymVaultRow, Tenant
+from tests.dlp.test_names import _installed_model
 from tests.e2e.conftest import Gateway
 
 EMAIL = "ana.marker@corp.example"
@@ -266,3 +268,18 @@ def test_a_vault_or_hash_key_that_will_not_open_refuses_the_request(gateway: Gat
     outcomes = [json.loads(body)["outcome"] for body in gateway.audit_bodies()[-2:]]
     assert outcomes == ["error", "error"]
     assert gateway.verify().ok
+
+
+def test_a_policy_with_names_pseudonymizes_people(gateway: Gateway) -> None:
+    """`[scanners.pii] names = true` (the ner extra, installed by the dev lock): a
+    person's name reaches the model as <PERSON_1> and comes back for the caller."""
+    if _installed_model() is None:
+        reason = "spaCy with an English model is not installed"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason}; CI=true installs requirements/dev.lock, which has them")
+        pytest.skip(reason)
+    client = client_for(gateway, "[scanners.pii]\nnames = true\n")
+    text = "Draft a thank-you note to Maria Gonzalez for the review."
+    assert ask(client, text) == f"Happy to help. You said: {text}"
+    sent = json.dumps(gateway.upstream.requests[-1].body)
+    assert "Gonzalez" not in sent and "<PERSON_1>" in sent

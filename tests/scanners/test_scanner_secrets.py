@@ -80,7 +80,7 @@ def test_pem_without_end_line_covers_the_body() -> None:
 def test_scanner_repr_holds_no_text() -> None:
     """The repr shows options only."""
     assert repr(SecretsScanner()) == (
-        "SecretsScanner(input_action='block', output_action='redact')"
+        "SecretsScanner(input_action='block', output_action='redact', identifiers='record')"
     )
 
 

@@ -66,6 +66,10 @@ def pii(
         help="Span matching: exact, overlap (one to one) or cover (the gold spans any "
         "finding overlaps).",
     ),
+    names: str = typer.Option(
+        "",
+        help="Also find person names (the ner extra): 'default' or a spaCy model package.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="One JSON document instead of a table."),
 ) -> None:
     """Precision, recall, F1 per entity type and latency of the DLP detectors."""
@@ -77,9 +81,14 @@ def pii(
         items = [item for path in dataset for item in load_pii_file(path)]
     except DatasetError as exc:
         die(str(exc))
+    from bastion.dlp._names import NerUnavailable, load_names
     from bastion.dlp.detectors import PiiDetector
 
-    detector = PiiDetector()
+    try:
+        name_detector = load_names(None if names == "default" else names) if names else None
+    except NerUnavailable as exc:
+        die(str(exc))
+    detector = PiiDetector(names=name_detector)
 
     def detect(text: str) -> list[Span]:
         return [(str(f.type), f.start, f.end) for f in detector.detect(text)]

@@ -18,12 +18,13 @@ higher); 0.7-0.95 for national identifiers (0.95 after their context word).
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 
 import phonenumbers
 
 from bastion.dlp._address import find_addresses
 from bastion.dlp._dates import find_dates_of_birth
+from bastion.dlp._names import NameDetector
 from bastion.dlp._national import NATIONAL_ENTITIES, find_national_ids
 from bastion.dlp._network import find_emails, find_ips, find_phones
 from bastion.dlp._numbers import find_cards, find_ibans, find_ssns
@@ -59,44 +60,54 @@ _ORDER = (
     EntityType.DATE_OF_BIRTH,
     EntityType.STREET_ADDRESS,
     *sorted(NATIONAL_ENTITIES),
+    EntityType.PERSON,
 )
 
 
 class PiiDetector:
     """Finds structured personal data in text.
 
-    ``entities`` limits the types (default: all of :data:`SUPPORTED_ENTITIES`; an
-    unsupported type is a :class:`ValueError`). ``default_region`` is the ISO 3166
-    country whose national phone numbers are recognised without a ``+`` prefix.
+    ``entities`` limits the types (default: all of :data:`SUPPORTED_ENTITIES`, plus
+    ``PERSON`` with ``names``; an unsupported type is a :class:`ValueError`).
+    ``default_region`` is the ISO 3166 country whose national phone numbers are
+    recognised without a ``+`` prefix. ``names`` (the ``ner`` extra) finds person names.
     """
 
     __slots__ = ("_finders", "default_region", "entities")
 
     def __init__(
-        self, entities: Iterable[EntityType] | None = None, *, default_region: str = "US"
+        self,
+        entities: Iterable[EntityType] | None = None,
+        *,
+        default_region: str = "US",
+        names: NameDetector | None = None,
     ) -> None:
-        wanted = SUPPORTED_ENTITIES if entities is None else frozenset(map(EntityType, entities))
-        unsupported = wanted - SUPPORTED_ENTITIES
+        supported = SUPPORTED_ENTITIES | ({EntityType.PERSON} if names is not None else set())
+        wanted = supported if entities is None else frozenset(map(EntityType, entities))
+        unsupported = wanted - supported
         if unsupported:
-            names = ", ".join(sorted(unsupported))
-            raise ValueError(f"PiiDetector does not detect {names}")
+            listed = ", ".join(sorted(unsupported))
+            raise ValueError(f"PiiDetector does not detect {listed}")
         region = default_region.upper()
         if region not in phonenumbers.SUPPORTED_REGIONS:
             raise ValueError(f"unknown phone region {default_region!r}")
         self.entities: tuple[EntityType, ...] = tuple(t for t in _ORDER if t in wanted)
         self.default_region = region
-        finders = [self._finder(t) for t in self.entities if t not in NATIONAL_ENTITIES]
+        by_pattern = [t for t in self.entities if t in SUPPORTED_ENTITIES]
+        finders = [self._finder(t) for t in by_pattern if t not in NATIONAL_ENTITIES]
         national = frozenset(t for t in self.entities if t in NATIONAL_ENTITIES)
         if national:
             # One pass over the text for every national type wanted.
             finders.append(lambda text: find_national_ids(text, national))
-        self._finders: tuple[Callable[[str], Iterator[PiiFinding]], ...] = tuple(finders)
+        if names is not None and EntityType.PERSON in wanted:
+            finders.append(names.find)
+        self._finders: tuple[Callable[[str], Iterable[PiiFinding]], ...] = tuple(finders)
 
     def __repr__(self) -> str:
         names = ", ".join(str(t) for t in self.entities)
         return f"PiiDetector(entities=[{names}], default_region={self.default_region!r})"
 
-    def _finder(self, entity: EntityType) -> Callable[[str], Iterator[PiiFinding]]:
+    def _finder(self, entity: EntityType) -> Callable[[str], Iterable[PiiFinding]]:
         if entity is EntityType.PHONE_NUMBER:
             region = self.default_region
             return lambda text: find_phones(text, region)

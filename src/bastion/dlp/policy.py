@@ -31,6 +31,7 @@ model produces from elsewhere reaches the user masked.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -104,7 +105,8 @@ _DEFAULT_ACTIONS: Mapping[Direction, Mapping[str, Action]] = MappingProxyType(
         ),
     }
 )
-OPTION_KEYS = ("labels", "to_model", "to_user", "entities", "region")
+OPTION_KEYS = ("labels", "to_model", "to_user", "entities", "region", "names")
+_MODEL_NAME = re.compile(r"[A-Za-z0-9_.\-/]{1,200}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +116,8 @@ class DlpPolicy:
     actions: Mapping[Direction, Mapping[EntityType, Action]]
     labels: Mapping[EntityType, str]
     region: str = "US"
+    # Person names (the ner extra): off, on with the default model (""), or a model.
+    names: str | None = None
 
     def action(self, direction: Direction, entity: EntityType) -> Action:
         return self.actions[direction][entity]
@@ -190,4 +194,16 @@ def parse_dlp_options(options: Mapping[str, Any]) -> DlpPolicy:
         {d: MappingProxyType(a) for d, a in actions.items()},
         MappingProxyType(labels),
         region.upper(),
+        _names(options.get("names", False)),
     )
+
+
+def _names(value: Any) -> str | None:
+    """``names``: false (off), true (the default English model) or a spaCy model."""
+    if value is False:
+        return None
+    if value is True:
+        return ""
+    if isinstance(value, str) and _MODEL_NAME.fullmatch(value):
+        return value
+    raise ValueError("pii: option 'names' must be true, false or a spaCy model package name")

@@ -22,9 +22,10 @@ turn every request that offers the tool into a blocked one.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from bastion.dlp._names import NameDetector, load_names
 from bastion.dlp.detectors import PiiDetector
 from bastion.dlp.operators import Action, replace_value
 from bastion.dlp.policy import Direction, DlpPolicy, parse_dlp_options
@@ -41,14 +42,23 @@ class PiiScanner:
     # characters with spaces, a phone number with an extension, an email address.
     max_match_chars = 256
 
-    def __init__(self, options: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        options: Mapping[str, Any] | None = None,
+        *,
+        names: Callable[[str | None], NameDetector] = load_names,
+    ) -> None:
         self.policy: DlpPolicy = parse_dlp_options(options or {})
-        self._detector = PiiDetector(default_region=self.policy.region)
+        model = self.policy.names
+        # A registry passes a cached loader: every policy shares one loaded model.
+        detector = names(model or None) if model is not None else None
+        self._detector = PiiDetector(default_region=self.policy.region, names=detector)
         # The gateway derives the tenant's hash key only for policies that hash.
         self.needs_hash_key = self.policy.uses_hash
 
     def __repr__(self) -> str:
-        return f"PiiScanner(region={self.policy.region!r})"
+        names = ", names=True" if self.policy.names is not None else ""
+        return f"PiiScanner(region={self.policy.region!r}{names})"
 
     def scan(self, text: str, context: ScanContext) -> ScanResult:
         if context.role == "tool_definition":
