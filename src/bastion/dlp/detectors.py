@@ -17,6 +17,7 @@ higher); 0.7-0.95 for national identifiers (0.95 after their context word).
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
 
@@ -48,6 +49,8 @@ SUPPORTED_ENTITIES: frozenset[EntityType] = frozenset(
 """The types :class:`PiiDetector` finds by pattern and checksum (person names need the
 ``ner`` extra, see :mod:`bastion.dlp._names`; secrets are the ``secrets`` scanner's)."""
 
+_DIGIT = re.compile(r"\d")
+
 # The order of ``PiiDetector.entities`` (and its repr); findings are ranked by score
 # and span length, never by this order.
 _ORDER = (
@@ -73,7 +76,7 @@ class PiiDetector:
     recognised without a ``+`` prefix. ``names`` (the ``ner`` extra) finds person names.
     """
 
-    __slots__ = ("_finders", "default_region", "entities")
+    __slots__ = ("_digit_free", "_finders", "default_region", "entities")
 
     def __init__(
         self,
@@ -99,9 +102,16 @@ class PiiDetector:
         if national:
             # One pass over the text for every national type wanted.
             finders.append(lambda text: find_national_ids(text, national))
+        # Every type but emails and names holds a digit: text without one (most prose)
+        # needs only these.
+        digit_free: list[Callable[[str], Iterable[PiiFinding]]] = []
+        if EntityType.EMAIL_ADDRESS in wanted:
+            digit_free.append(find_emails)
         if names is not None and EntityType.PERSON in wanted:
             finders.append(names.find)
+            digit_free.append(names.find)
         self._finders: tuple[Callable[[str], Iterable[PiiFinding]], ...] = tuple(finders)
+        self._digit_free: tuple[Callable[[str], Iterable[PiiFinding]], ...] = tuple(digit_free)
 
     def __repr__(self) -> str:
         names = ", ".join(str(t) for t in self.entities)
@@ -126,7 +136,8 @@ class PiiDetector:
         if not text:
             return []
         found: list[PiiFinding] = []
-        for finder in self._finders:
+        finders = self._finders if _DIGIT.search(text) is not None else self._digit_free
+        for finder in finders:
             found.extend(finder(text))
         return resolve_overlaps(found)
 
