@@ -68,6 +68,12 @@ class Policy(BaseModel):
     scanner_timeout_ms: float = Field(default=250.0, gt=0)
     stream_holdback_chars: int = Field(default=256, ge=16, le=65536)
     scanners: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # Identity and access (issue 6). Each table is validated by its own module when the
+    # policy is resolved (bastion.gateway.policies): a bad one makes the policy invalid.
+    rate_limits: dict[str, Any] = Field(default_factory=dict)  # bastion.ratelimit
+    sso: dict[str, Any] = Field(default_factory=dict)  # bastion.sso: [sso.oidc], [sso.saml]
+    sessions: dict[str, Any] = Field(default_factory=dict)  # bastion.sessions
+    access: dict[str, Any] = Field(default_factory=dict)  # bastion.authz: per-role models
 
     @field_validator("untrusted_roles")
     @classmethod

@@ -201,6 +201,16 @@ class Settings(BaseSettings):
         "within this time.",
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    public_url: str = Field(
+        default="",
+        description="The gateway's external base URL, e.g. https://bastion.example.com: "
+        "SSO redirect URIs, SAML metadata and cookie scope are built from it.",
+    )
+    rate_limit_storage: str = Field(
+        default="memory://",
+        description="Where rate-limit counters live: memory:// (one process) or "
+        "redis://host:port/db (shared by every replica).",
+    )
 
     access_log: bool = False
     sqlite_synchronous: Literal["full", "normal"] = Field(
