@@ -65,7 +65,8 @@ def test_client_disconnect_mid_stream_is_recorded(gateway: Gateway) -> None:
             json={
                 "model": "gpt-test",
                 "stream": True,
-                "messages": [{"role": "user", "content": "ECHO:" + long_text}],
+                # 2 ms before each event: the stream cannot end before the hang-up.
+                "messages": [{"role": "user", "content": "DRIP:2 ECHO:" + long_text}],
             },
             headers={"authorization": f"Bearer {gateway.key}"},
         ) as response,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import openai
 import pytest
@@ -67,3 +68,30 @@ def test_role_without_chat_permission_is_denied(gateway: Gateway) -> None:
             model="gpt-test", messages=[{"role": "user", "content": "hi"}]
         )
     assert info.value.code == "permission_denied"
+
+
+def test_a_role_can_be_narrowed_to_some_models(gateway: Gateway) -> None:
+    """`[access.roles.member] models = [...]`: a member may not call or even list a
+    model outside the list, while an admin of the same tenant keeps the policy's."""
+    (gateway.policies_dir / "narrow.toml").write_text(
+        '[access.roles.member]\nmodels = ["claude-*"]\n'
+    )
+    member = gateway.add_tenant("narrowco", "narrow", role="member")
+    now = datetime.now(UTC)
+    admin = gateway.identity.create_key("narrowco", "boss@narrowco.test", now, role="admin")
+    clients = [
+        openai.OpenAI(base_url=gateway.openai_url, api_key=k, max_retries=0)
+        for k in (member, admin.secret)
+    ]
+    gateway.clients.extend(clients)
+    assert {m.id for m in clients[0].models.list().data} == {"claude-test"}
+    assert {m.id for m in clients[1].models.list().data} == {"gpt-test", "claude-test"}
+    with pytest.raises(openai.NotFoundError) as info:
+        clients[0].chat.completions.create(
+            model="gpt-test", messages=[{"role": "user", "content": "hi"}]
+        )
+    assert info.value.code == "model_not_allowed"
+    reply = clients[1].chat.completions.create(
+        model="gpt-test", messages=[{"role": "user", "content": "hi"}]
+    )
+    assert reply.choices[0].message.content

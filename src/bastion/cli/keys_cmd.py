@@ -24,7 +24,11 @@ def keys_app() -> typer.Typer:
     def create(
         tenant: str = typer.Option("default", help="Tenant the key belongs to."),
         user: str = typer.Option(..., "--user", help="User e-mail (created if new)."),
-        role: str = typer.Option("member", help="Role for a new user: admin|member|auditor."),
+        role: str = typer.Option(
+            "member",
+            help="Role for a new user: owner, admin, security_analyst, approver, member, "
+            "viewer or service.",
+        ),
         name: str = typer.Option("", help="A label for the key."),
         expires_in_days: float | None = typer.Option(None, min=0.0, help="Expire after N days."),
     ) -> None:

@@ -97,7 +97,7 @@ class ChatService:
         resolved = self._policies.get(principal.policy)
         policy = resolved.policy
         model = self._settings.model(call.model)
-        if model is None or not policy.allows_model(call.model):
+        if model is None or not resolved.allows_model(principal.role, call.model):
             raise ModelNotAllowed(
                 f"The model '{call.model}' does not exist or you do not have access to it.",
                 param="model",

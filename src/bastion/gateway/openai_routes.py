@@ -132,13 +132,13 @@ def openai_routes(runtime: Runtime) -> list[RouteSpec]:
             principal = await runtime.authenticate(request)
             if not allowed(principal.role, "models.list"):
                 raise PermissionDenied("This key may not list models.")
-            policy = runtime.policies.get(principal.policy).policy
+            resolved = runtime.policies.get(principal.policy)
         except BastionError as exc:
             return error_response(exc)
         data = [
             {"id": m.name, "object": "model", "created": 0, "owned_by": "bastion"}
             for m in runtime.settings.models
-            if policy.allows_model(m.name)
+            if resolved.allows_model(principal.role, m.name)
         ]
         return json_response({"object": "list", "data": data})
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from bastion.authz import Access, parse_access
 from bastion.errors import PolicyUnavailable
 from bastion.policy import Policy, PolicyError, default_policy, load_policy
 from bastion.scanners import Pipeline, ScannerRegistry, Stage, build_pipeline
@@ -18,6 +19,11 @@ class ResolvedPolicy:
     pipeline: Pipeline
     # Whether a scanner hashes values (the gateway then derives the tenant's hash key).
     needs_hash_key: bool = False
+    access: Access = field(default_factory=Access)
+
+    def allows_model(self, role: str, model: str) -> bool:
+        """The policy's ``models`` and the role's own list in ``[access]`` both allow it."""
+        return self.policy.allows_model(model) and self.access.allows_model(role, model)
 
 
 class PolicyStore:
@@ -49,6 +55,7 @@ class PolicyStore:
             else:
                 raise PolicyError(f"policy {name!r} not found")
             pipeline = build_pipeline(policy, self._registry)
+            access = parse_access(policy.access)
         except (PolicyError, ValueError):
             raise PolicyUnavailable("The tenant's policy could not be loaded.") from None
         needs_hash_key = any(
@@ -56,4 +63,6 @@ class PolicyStore:
             for stage in Stage
             for scanner in pipeline.scanners(stage)
         )
-        return ResolvedPolicy(policy=policy, pipeline=pipeline, needs_hash_key=needs_hash_key)
+        return ResolvedPolicy(
+            policy=policy, pipeline=pipeline, needs_hash_key=needs_hash_key, access=access
+        )

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 
-from bastion.authz import ROLES
+from bastion.authz import ROLES, canonical_role
 from bastion.errors import AuthenticationFailed
 from bastion.identity.keys import generate_key, hash_key, parse_key, verify_key
 from bastion.store.rls import require_all_tenants
@@ -132,8 +132,9 @@ class IdentityService:
             return tenant_id, True
 
     def ensure_user(self, tenant: str, email: str, role: str, now: datetime) -> str:
+        role = canonical_role(role)
         if role not in ROLES:
-            raise IdentityError(f"unknown role {role!r}; known: {', '.join(sorted(ROLES))}")
+            raise IdentityError(f"unknown role {role!r:.40}; known: {', '.join(ROLES)}")
         with self._engine.begin() as conn:
             return _ensure_user(conn, _bind_tenant_named(conn, tenant), email, role, now)
 
@@ -174,8 +175,9 @@ class IdentityService:
         """Issue a key for ``user_email`` (created with ``role`` if new)."""
         if expires_at is not None and expires_at <= now:
             raise IdentityError("expiry must be in the future")
+        role = canonical_role(role)
         if role not in ROLES:
-            raise IdentityError(f"unknown role {role!r}; known: {', '.join(sorted(ROLES))}")
+            raise IdentityError(f"unknown role {role!r:.40}; known: {', '.join(ROLES)}")
         key = generate_key()
         key_id = str(uuid.uuid4())
         with self._engine.begin() as conn:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import quote
 
 __all__ = ["FIXED_REPLY", "LEAK_TRIGGERS", "Reply", "decide", "fill", "unwrap"]
@@ -31,6 +31,7 @@ class Reply:
     fail_status: int | None = None
     garbage: bool = False
     delay: float = 0.0
+    drip: float = 0.0  # seconds between stream events ("DRIP:<ms> " prefix)
 
 
 def decide(user_text: str, system_text: str, *, tool_result: str | None = None) -> Reply:
@@ -40,10 +41,17 @@ def decide(user_text: str, system_text: str, *, tool_result: str | None = None) 
     """
     delay = 0.0
     text = user_text.lstrip()
+    drip = 0.0
+    if text.startswith("DRIP:"):
+        amount, _, text = text[5:].partition(" ")
+        drip = max(0, int(amount or 0)) / 1000
+        text = text.lstrip()
     if text.startswith("SLEEP:"):
         amount, _, text = text[6:].partition(" ")
         delay = max(0, int(amount or 0)) / 1000
         text = text.lstrip()
+    if drip:
+        return replace(decide(text, system_text, tool_result=tool_result), drip=drip)
     if tool_result is not None:
         data = unwrap(tool_result)
         order = data.partition("OBEY:")[2].strip()

@@ -21,6 +21,8 @@ Its reply depends only on the last user message (text parts joined):
   scanning and comes out in clear: what output scanning is for).
 * ``TOOL:<name>:<json args>``: answers with one tool call.
 * ``SLEEP:<ms> <rest>``: waits ``ms`` milliseconds, then handles ``<rest>``.
+* ``DRIP:<ms> <rest>``: handles ``<rest>``, streaming with ``ms`` milliseconds before
+  each event (a stream that cannot finish before a client hangs up).
 * ``FAIL:<status>``: answers that HTTP status with a provider-shaped error body whose
   message quotes the prompt (so tests can check the gateway never relays it).
 * ``GARBAGE``: answers 200 with invalid JSON (or an invalid SSE data line).
@@ -223,7 +225,7 @@ class ScriptedUpstream:
             chunk_chars=self.chunk_chars,
             include_usage=bool(options.get("include_usage")),
         )
-        return await self._sse(request, events)
+        return await self._sse(request, events, reply.drip)
 
     async def _anthropic(self, request: web.Request) -> web.StreamResponse:
         body, prompt_tokens = await self._read(request)
@@ -258,9 +260,11 @@ class ScriptedUpstream:
             serial=serial,
             chunk_chars=self.chunk_chars,
         )
-        return await self._sse(request, events)
+        return await self._sse(request, events, reply.drip)
 
-    async def _sse(self, request: web.Request, events: list[bytes]) -> web.StreamResponse:
+    async def _sse(
+        self, request: web.Request, events: list[bytes], drip: float = 0.0
+    ) -> web.StreamResponse:
         response = web.StreamResponse(
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
         )
@@ -268,6 +272,8 @@ class ScriptedUpstream:
         size = self.wire_chunk_bytes
         try:
             for event in events:
+                if drip:
+                    await asyncio.sleep(drip)
                 if size:
                     for start in range(0, len(event), size):
                         await response.write(event[start : start + size])
