@@ -27,6 +27,9 @@ __all__ = [
     "DataKey",
     "PseudonymVaultRow",
     "SealedSecret",
+    "SessionRow",
+    "SsoReplayRow",
+    "SsoStateRow",
     "Tenant",
     "User",
     "UtcDateTime",
@@ -176,4 +179,54 @@ class PseudonymVaultRow(Base):
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+
+
+class SessionRow(Base):
+    """A browser session after single sign-on. The cookie carries ``id`` and a random
+    secret; only the secret's SHA-256 is stored. ``authenticated_at`` is the sign-in
+    that step-up checks; ``last_seen_at`` the idle clock; ``expires_at`` the absolute
+    lifetime; ``revoked_at`` ends it for good (logout, an admin, a disabled user)."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(36), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    method: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    authenticated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class SsoStateRow(Base):
+    """A sign-in in flight: what the callback must match (OIDC state, nonce and PKCE
+    verifier; SAML request id). Used once, within minutes; ``id`` is the SHA-256 of
+    the state value the browser carries."""
+
+    __tablename__ = "sso_states"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(36), index=True)
+    protocol: Mapped[str] = mapped_column(String(16))
+    nonce: Mapped[str] = mapped_column(String(128), default="")
+    code_verifier: Mapped[str] = mapped_column(String(128), default="")
+    request_id: Mapped[str] = mapped_column(String(128), default="")
+    # A step-up sign-in refreshes this session instead of making a new one.
+    session_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    return_to: Mapped[str] = mapped_column(String(512), default="/")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+
+
+class SsoReplayRow(Base):
+    """A SAML assertion id already accepted, kept until the assertion expires."""
+
+    __tablename__ = "sso_replay"
+
+    tenant_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    assertion_id: Mapped[str] = mapped_column(String(256), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)

@@ -78,6 +78,7 @@ LOOKUPS: Mapping[str, Lookup] = {
     "key_prefix": Lookup("api_keys", "prefix", "bastion.key_prefix", "key_by_prefix"),
     "key_id": Lookup("api_keys", "id", "bastion.key_id", "key_by_id"),
     "tenant_name": Lookup("tenants", "name", "bastion.tenant_name", "tenant_by_name"),
+    "session_id": Lookup("sessions", "id", "bastion.session_id", "session_by_id"),
 }
 
 

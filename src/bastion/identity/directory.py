@@ -1,0 +1,213 @@
+"""One tenant's users and keys, by id: what the admin API and sign-in need.
+
+:class:`IdentityService` serves the command line, which names tenants; this serves
+requests, which already carry their tenant id. Every statement is bound to that tenant,
+so one tenant's admin can never read or change another tenant's rows.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, insert, select, update
+
+from bastion.authz import ROLES, canonical_role
+from bastion.identity.keys import generate_key, hash_key
+from bastion.identity.service import IdentityError, IssuedKey, KeyInfo
+from bastion.store.schema import ApiKey, Tenant, User
+from bastion.store.tenancy import tenant_begin, tenant_connect
+
+__all__ = ["Directory", "UserInfo"]
+
+_KEYS = select(
+    ApiKey.id,
+    ApiKey.prefix,
+    ApiKey.name,
+    User.email,
+    User.role,
+    ApiKey.created_at,
+    ApiKey.expires_at,
+    ApiKey.revoked_at,
+).join(User, User.id == ApiKey.user_id)
+_USERS = select(User.id, User.email, User.role, User.disabled, User.created_at)
+
+
+@dataclass(frozen=True, slots=True)
+class UserInfo:
+    id: str
+    email: str
+    role: str
+    disabled: bool
+    created_at: datetime
+
+
+def _role(role: str) -> str:
+    role = canonical_role(role)
+    if role not in ROLES:
+        raise IdentityError(f"unknown role {role!r:.40}; known: {', '.join(ROLES)}")
+    return role
+
+
+class Directory:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def __repr__(self) -> str:
+        return "Directory()"
+
+    # -- users ------------------------------------------------------------------
+    def users(self, tenant_id: str) -> list[UserInfo]:
+        query = _USERS.where(User.tenant_id == tenant_id).order_by(User.created_at, User.email)
+        with tenant_connect(self._engine, tenant_id) as conn:
+            return [UserInfo(*row) for row in conn.execute(query)]
+
+    def user(self, tenant_id: str, user_id: str) -> UserInfo:
+        query = _USERS.where(User.tenant_id == tenant_id, User.id == user_id)
+        with tenant_connect(self._engine, tenant_id) as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            raise IdentityError("no such user")
+        return UserInfo(*row)
+
+    def add_user(self, tenant_id: str, email: str, role: str, now: datetime) -> UserInfo:
+        role = _role(role)
+        with tenant_begin(self._engine, tenant_id) as conn:
+            taken = conn.execute(
+                select(User.id).where(User.tenant_id == tenant_id, User.email == email)
+            ).first()
+            if taken is not None:
+                raise IdentityError("a user with this email exists")
+            user_id = str(uuid.uuid4())
+            conn.execute(
+                insert(User).values(
+                    id=user_id,
+                    tenant_id=tenant_id,
+                    email=email,
+                    role=role,
+                    disabled=False,
+                    created_at=now,
+                )
+            )
+        return UserInfo(user_id, email, role, False, now)
+
+    def update_user(
+        self, tenant_id: str, user_id: str, *, role: str | None = None, disabled: bool | None = None
+    ) -> UserInfo:
+        values: dict[str, object] = {}
+        if role is not None:
+            values["role"] = _role(role)
+        if disabled is not None:
+            values["disabled"] = disabled
+        if values:
+            with tenant_begin(self._engine, tenant_id) as conn:
+                done = conn.execute(
+                    update(User)
+                    .where(User.tenant_id == tenant_id, User.id == user_id)
+                    .values(**values)
+                )
+            if done.rowcount != 1:
+                raise IdentityError("no such user")
+        return self.user(tenant_id, user_id)
+
+    def provision(
+        self, tenant_id: str, email: str, role: str, now: datetime, *, create: bool
+    ) -> UserInfo | None:
+        """The user signing in with ``email``: found (its role set to ``role``, the IdP
+        being the source of truth) or, with ``create``, made (just-in-time). None when
+        unknown and not created, or disabled."""
+        role = _role(role)
+        with tenant_begin(self._engine, tenant_id) as conn:
+            row = conn.execute(
+                _USERS.where(User.tenant_id == tenant_id, User.email == email)
+            ).first()
+            if row is None:
+                if not create:
+                    return None
+                user_id = str(uuid.uuid4())
+                conn.execute(
+                    insert(User).values(
+                        id=user_id,
+                        tenant_id=tenant_id,
+                        email=email,
+                        role=role,
+                        disabled=False,
+                        created_at=now,
+                    )
+                )
+                return UserInfo(user_id, email, role, False, now)
+            found = UserInfo(*row)
+            if found.disabled:
+                return None
+            if found.role != role:
+                conn.execute(update(User).where(User.id == found.id).values(role=role))
+            return UserInfo(found.id, email, role, False, found.created_at)
+
+    def tenant_name(self, tenant_id: str) -> str:
+        with tenant_connect(self._engine, tenant_id) as conn:
+            name = conn.execute(select(Tenant.name).where(Tenant.id == tenant_id)).scalar()
+        if name is None:
+            raise IdentityError("no such tenant")
+        return str(name)
+
+    # -- keys -------------------------------------------------------------------
+    def keys(self, tenant_id: str, user_id: str | None = None) -> list[KeyInfo]:
+        query = _KEYS.where(ApiKey.tenant_id == tenant_id).order_by(ApiKey.created_at, ApiKey.id)
+        if user_id is not None:
+            query = query.where(ApiKey.user_id == user_id)
+        with tenant_connect(self._engine, tenant_id) as conn:
+            return [KeyInfo(*row) for row in conn.execute(query)]
+
+    def key_owner(self, tenant_id: str, key_id: str) -> str:
+        with tenant_connect(self._engine, tenant_id) as conn:
+            owner = conn.execute(
+                select(ApiKey.user_id).where(ApiKey.tenant_id == tenant_id, ApiKey.id == key_id)
+            ).scalar()
+        if owner is None:
+            raise IdentityError("no such key")
+        return str(owner)
+
+    def create_key(
+        self,
+        tenant_id: str,
+        user_id: str,
+        now: datetime,
+        *,
+        name: str = "",
+        expires_at: datetime | None = None,
+    ) -> IssuedKey:
+        if expires_at is not None and expires_at <= now:
+            raise IdentityError("expiry must be in the future")
+        user = self.user(tenant_id, user_id)
+        if user.disabled:
+            raise IdentityError("the user is disabled")
+        key = generate_key()
+        key_id = str(uuid.uuid4())
+        with tenant_begin(self._engine, tenant_id) as conn:
+            conn.execute(
+                insert(ApiKey).values(
+                    id=key_id,
+                    prefix=key.prefix,
+                    secret_hash=hash_key(key.full),
+                    tenant_id=tenant_id,
+                    user_id=user_id,
+                    name=name,
+                    created_at=now,
+                    expires_at=expires_at,
+                    revoked_at=None,
+                )
+            )
+        return IssuedKey(key_id, key.prefix, key.full, self.tenant_name(tenant_id), user.email)
+
+    def revoke_key(self, tenant_id: str, key_id: str, now: datetime) -> KeyInfo:
+        """Revoke one of the tenant's keys (idempotent); its new state."""
+        mine = (ApiKey.tenant_id == tenant_id) & (ApiKey.id == key_id)
+        with tenant_begin(self._engine, tenant_id) as conn:
+            conn.execute(
+                update(ApiKey).where(mine, ApiKey.revoked_at.is_(None)).values(revoked_at=now)
+            )
+            row = conn.execute(_KEYS.where(mine)).first()
+        if row is None:
+            raise IdentityError("no such key")
+        return KeyInfo(*row)
