@@ -12,7 +12,8 @@ DOC = Path(__file__).parents[1] / "docs" / "permissions.md"
 
 
 def doc_table() -> tuple[list[str], dict[str, set[str]], set[str]]:
-    lines = [line for line in DOC.read_text().splitlines() if line.startswith("| `")]
+    table = DOC.read_text().split("## Admin API")[0]  # the permission table comes first
+    lines = [line for line in table.splitlines() if line.startswith("| `")]
     header = next(line for line in DOC.read_text().splitlines() if line.startswith("| permission"))
     roles = [c.strip() for c in header.strip("|").split("|")][2:]
     grants: dict[str, set[str]] = {role: set() for role in roles}

@@ -45,13 +45,14 @@ PERMISSIONS = frozenset(
         "audit.read",
         "audit.export",
         "audit.verify",
-        "sessions.manage",  # see and revoke other people's sessions
+        "sessions.own",  # see and end one's own browser sessions
+        "sessions.manage",  # see and end other people's sessions
         "actions.approve",  # approve agent actions (issue 8)
         "datasources.use",  # query data sources (issue 7)
     }
 )
 
-_MEMBER = frozenset({"chat", "models.list", "keys.own", "datasources.use"})
+_MEMBER = frozenset({"chat", "models.list", "keys.own", "sessions.own", "datasources.use"})
 _ANALYST = frozenset(
     {
         "models.list",
@@ -60,6 +61,7 @@ _ANALYST = frozenset(
         "audit.read",
         "audit.export",
         "audit.verify",
+        "sessions.own",
         "sessions.manage",
     }
 )
@@ -70,9 +72,11 @@ ROLES: Mapping[str, frozenset[str]] = MappingProxyType(
         "owner": PERMISSIONS,
         "admin": _ADMIN,
         "security_analyst": _ANALYST,
-        "approver": frozenset({"chat", "models.list", "keys.own", "actions.approve"}),
+        "approver": frozenset(
+            {"chat", "models.list", "keys.own", "sessions.own", "actions.approve"}
+        ),
         "member": _MEMBER,
-        "viewer": frozenset({"models.list", "users.read", "policies.read"}),
+        "viewer": frozenset({"models.list", "users.read", "policies.read", "sessions.own"}),
         "service": frozenset({"chat", "models.list", "datasources.use"}),
     }
 )

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
@@ -15,13 +16,17 @@ from starlette.responses import Response
 
 from bastion import __version__
 from bastion.errors import BastionError, InvalidRequest, MethodNotAllowed, NotFound
+from bastion.gateway.admin import admin_router
 from bastion.gateway.anthropic_routes import anthropic_routes
+from bastion.gateway.callers import Callers
 from bastion.gateway.http import error_response, json_response
 from bastion.gateway.openai_routes import openai_routes
 from bastion.gateway.openapi import operation_extra, schema_components
 from bastion.gateway.routing import FastPath, RouteSpec
 from bastion.gateway.runtime import Runtime
 from bastion.gateway.security_headers import SecurityHeaders
+from bastion.identity.directory import Directory
+from bastion.sessions import SessionStore
 
 __all__ = ["create_app"]
 
@@ -61,6 +66,22 @@ def create_app(runtime: Runtime, *, hsts: bool = False) -> FastPath:
             response_class=Response,
         )
     _add_components(app, [r.body_model for r in routes if r.body_model is not None])
+    callers = Callers(
+        runtime.authenticate,
+        SessionStore(runtime.engine, runtime.clock),
+        runtime.policies,
+        runtime.clock,
+    )
+    app.include_router(
+        admin_router(
+            callers,
+            Directory(runtime.engine),
+            runtime.policies,
+            runtime.clock,
+            lambda _tenant: (runtime.engine, runtime.sealer),
+            runtime.auth_cache.clear,
+        )
+    )
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> Response:
@@ -81,6 +102,20 @@ def create_app(runtime: Runtime, *, hsts: bool = False) -> FastPath:
             if name.lower() == "allow":
                 response.headers["allow"] = value
         return response
+
+    @app.exception_handler(BastionError)
+    async def bastion_error(request: Request, exc: BastionError) -> Response:
+        return error_response(exc, anthropic=request.url.path.startswith("/v1/messages"))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_body(request: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        error = InvalidRequest(
+            f"Invalid request: {where or 'body'}: {first.get('msg', 'invalid')}."
+        )
+        error.param = where or None
+        return error_response(error)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:

@@ -144,12 +144,25 @@ class Directory:
                 conn.execute(update(User).where(User.id == found.id).values(role=role))
             return UserInfo(found.id, email, role, False, found.created_at)
 
-    def tenant_name(self, tenant_id: str) -> str:
+    def tenant(self, tenant_id: str) -> tuple[str, str]:
+        """The tenant's name and policy."""
+        query = select(Tenant.name, Tenant.policy).where(Tenant.id == tenant_id)
         with tenant_connect(self._engine, tenant_id) as conn:
-            name = conn.execute(select(Tenant.name).where(Tenant.id == tenant_id)).scalar()
-        if name is None:
+            row = conn.execute(query).first()
+        if row is None:
             raise IdentityError("no such tenant")
-        return str(name)
+        return str(row.name), str(row.policy)
+
+    def tenant_name(self, tenant_id: str) -> str:
+        return self.tenant(tenant_id)[0]
+
+    def set_policy(self, tenant_id: str, policy: str) -> None:
+        with tenant_begin(self._engine, tenant_id) as conn:
+            conn.execute(update(Tenant).where(Tenant.id == tenant_id).values(policy=policy))
+
+    def owners(self, tenant_id: str) -> int:
+        """How many enabled owners the tenant has (the last one may not go)."""
+        return sum(1 for u in self.users(tenant_id) if u.role == "owner" and not u.disabled)
 
     # -- keys -------------------------------------------------------------------
     def keys(self, tenant_id: str, user_id: str | None = None) -> list[KeyInfo]:

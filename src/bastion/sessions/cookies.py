@@ -8,7 +8,7 @@ is reached over HTTPS.
 
 CSRF: a state-changing request authenticated by the cookie must carry
 ``X-CSRF-Token``, an HMAC-SHA256 of the session id keyed by the cookie's secret. A page
-of the gateway's origin gets it from ``GET /auth/session``; another origin can neither
+of the gateway's origin gets it from ``GET /admin/me``; another origin can neither
 read the cookie nor that response, so it cannot forge the header.
 """
 

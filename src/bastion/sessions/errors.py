@@ -26,7 +26,7 @@ class CsrfFailed(BastionError):
     def __init__(self) -> None:
         super().__init__(
             "A request authenticated by a session cookie needs the X-CSRF-Token header "
-            "from GET /auth/session."
+            "from GET /admin/me."
         )
 
 
