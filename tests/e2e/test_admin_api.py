@@ -3,6 +3,7 @@ owners, tenant isolation, keys that work at once and stop at once."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -151,3 +152,32 @@ def test_audit_export_and_verify_cover_the_tenant(gateway: Gateway) -> None:
         assert analyst.get("/admin/audit/verify").json()["ok"] is True
         lines = analyst.get("/admin/audit/export").text.splitlines()
         assert any("hello audit" in line for line in lines)
+
+
+def test_changes_and_refusals_are_in_the_audit_chain(gateway: Gateway) -> None:
+    """Each admin change and each refusal is one record: route template, outcome, the
+    action and ids; no key secret; the chain still verifies."""
+    with client(gateway, admin_key(gateway)) as admin:
+        made = admin.post("/admin/users", json={"email": "new@acme.test", "role": "viewer"})
+        user_id = made.json()["id"]
+        admin.patch(f"/admin/users/{user_id}", json={"role": "member"})
+        secret = admin.post("/admin/keys", json={"name": "ci"}).json()["key"]
+    with client(gateway, admin_key(gateway, role="viewer")) as viewer:
+        assert viewer.get("/admin/audit/export").status_code == 403
+    records = [json.loads(body) for body in gateway.audit_bodies()]
+    admin_records = [r for r in records if r["outcome"] in ("admin_change", "admin_denied")]
+    summary = [(r["route"], r["outcome"], r["extra"]["action"]) for r in admin_records]
+    assert summary == [
+        ("POST /admin/users", "admin_change", "user.add"),
+        ("PATCH /admin/users/{user_id}", "admin_change", "user.update"),
+        ("POST /admin/keys", "admin_change", "key.create"),
+        ("GET /admin/audit/export", "admin_denied", "audit.export"),
+    ]
+    assert admin_records[1]["extra"] == {
+        "action": "user.update",
+        "target": user_id,
+        "changes": {"role": "member"},
+    }
+    assert admin_records[3]["error_code"] == "permission_denied"
+    assert secret not in json.dumps(records)
+    assert gateway.verify().ok

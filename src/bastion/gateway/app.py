@@ -17,6 +17,7 @@ from starlette.responses import Response
 from bastion import __version__
 from bastion.errors import BastionError, InvalidRequest, MethodNotAllowed, NotFound
 from bastion.gateway.admin import admin_router
+from bastion.gateway.admin.audit import AdminAudit
 from bastion.gateway.anthropic_routes import anthropic_routes
 from bastion.gateway.callers import Callers
 from bastion.gateway.http import error_response, json_response
@@ -80,6 +81,7 @@ def create_app(runtime: Runtime, *, hsts: bool = False) -> FastPath:
             runtime.clock,
             lambda _tenant: (runtime.engine, runtime.sealer),
             runtime.auth_cache.clear,
+            AdminAudit(runtime.audit),
         )
     )
 

@@ -24,7 +24,8 @@ from starlette.responses import Response
 from bastion.audit import verify_chain
 from bastion.audit.export import export_jsonl
 from bastion.authz import ROLES, allowed
-from bastion.errors import InvalidRequest, NotFound, PermissionDenied, PolicyUnavailable
+from bastion.errors import BastionError, InvalidRequest, NotFound, PolicyUnavailable
+from bastion.gateway.admin.audit import AdminAudit
 from bastion.gateway.admin.models import (
     CallerOut,
     IssuedKeyOut,
@@ -75,6 +76,12 @@ ADMIN_ROUTES: tuple[AdminRoute, ...] = (
 )
 
 
+def _route(request: Request) -> str:
+    """``METHOD /path/{param}``: the route's template, not the ids in the URL."""
+    route = request.scope.get("route")
+    return f"{request.method} {getattr(route, 'path', request.url.path)}"
+
+
 def _user(u: Any) -> UserOut:
     return UserOut(
         id=u.id, email=u.email, role=u.role, disabled=u.disabled, created_at=u.created_at
@@ -92,8 +99,10 @@ class _Admin:
         clock: Callable[[], datetime],
         audit: Callable[[str], tuple[Any, Any]],
         forget_keys: Callable[[], None],
+        audit_log: AdminAudit,
     ) -> None:
         self.forget_keys = forget_keys  # drop this process's cache of verified keys
+        self.audit_log = audit_log
         self.callers = callers
         self.directory = directory
         self.policies = policies
@@ -115,8 +124,30 @@ class _Admin:
         if not isinstance(caller, Caller):
             caller = await self.callers.identify(request)
         if permission is not None:
-            self.callers.require(caller, permission)
+            await self.require(request, caller, permission)
         return caller
+
+    async def require(self, request: Request, caller: Caller, permission: str) -> None:
+        """The permission check, a refusal recorded in the audit log."""
+        try:
+            self.callers.require(caller, permission)
+        except BastionError as exc:
+            await self.audit_log.record(
+                caller, _route(request), self.clock(), action=permission, error_code=exc.code
+            )
+            raise
+
+    async def changed(
+        self,
+        request: Request,
+        caller: Caller,
+        action: str,
+        target: str,
+        changes: dict[str, Any] | None = None,
+    ) -> None:
+        await self.audit_log.record(
+            caller, _route(request), self.clock(), action=action, target=target, changes=changes
+        )
 
     async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:
@@ -164,6 +195,7 @@ class _Admin:
             ) from None
         tenant_id = caller.principal.tenant_id
         await self.run(self.directory.set_policy, tenant_id, body.policy)
+        await self.changed(request, caller, "tenant.policy", tenant_id, {"policy": body.policy})
         name, policy = await self.run(self.directory.tenant, tenant_id)
         return TenantOut(id=tenant_id, name=name, policy=policy)
 
@@ -179,20 +211,21 @@ class _Admin:
 
     async def add_user(self, request: Request, body: NewUser) -> UserOut:
         caller = await self.enter(request, "users.manage")
-        if body.role == "owner" and not allowed(caller.role, "roles.owner"):
-            raise PermissionDenied("Only an owner may make an owner (roles.owner).")
+        if body.role == "owner":
+            await self.require(request, caller, "roles.owner")
         tenant_id = caller.principal.tenant_id
-        return _user(
-            await self.run(self.directory.add_user, tenant_id, body.email, body.role, self.clock())
+        made = await self.run(
+            self.directory.add_user, tenant_id, body.email, body.role, self.clock()
         )
+        await self.changed(request, caller, "user.add", made.id, {"role": made.role})
+        return _user(made)
 
     async def update_user(self, request: Request, user_id: str, body: UserUpdate) -> UserOut:
         caller = await self.enter(request, "users.manage")
         tenant_id = caller.principal.tenant_id
         current = await self.run(self.directory.user, tenant_id, user_id)
-        touches_owner = current.role == "owner" or body.role == "owner"
-        if touches_owner and not allowed(caller.role, "roles.owner"):
-            raise PermissionDenied("Only an owner may change an owner (roles.owner).")
+        if current.role == "owner" or body.role == "owner":
+            await self.require(request, caller, "roles.owner")
         demoted = body.role is not None and body.role != "owner"
         losing_owner = current.role == "owner" and (demoted or body.disabled)
         if losing_owner and await self.run(self.directory.owners, tenant_id) <= 1:
@@ -203,6 +236,8 @@ class _Admin:
         if updated.role != current.role or updated.disabled:
             await self.run(self.callers.sessions.revoke_user, tenant_id, user_id)
             self.forget_keys()
+        changes = body.model_dump(exclude_none=True)
+        await self.changed(request, caller, "user.update", user_id, changes)
         return _user(updated)
 
     # -- keys --------------------------------------------------------------------------
@@ -232,12 +267,13 @@ class _Admin:
         p = caller.principal
         user_id = body.user_id or p.user_id
         if user_id != p.user_id:
-            self.callers.require(caller, "keys.manage")
+            await self.require(request, caller, "keys.manage")
         now = self.clock()
         expires = now + timedelta(days=body.expires_in_days) if body.expires_in_days else None
         issued = await self.run(
             self.directory.create_key, p.tenant_id, user_id, now, name=body.name, expires_at=expires
         )
+        await self.changed(request, caller, "key.create", issued.id, {"user_id": user_id})
         return IssuedKeyOut(
             id=issued.id, prefix=issued.prefix, key=issued.secret, user_email=issued.user_email
         )
@@ -247,9 +283,10 @@ class _Admin:
         p = caller.principal
         owner = await self.run(self.directory.key_owner, p.tenant_id, key_id)
         if owner != p.user_id:
-            self.callers.require(caller, "keys.manage")
+            await self.require(request, caller, "keys.manage")
         k = await self.run(self.directory.revoke_key, p.tenant_id, key_id, self.clock())
         self.forget_keys()
+        await self.changed(request, caller, "key.revoke", key_id)
         return KeyOut(
             id=k.id,
             prefix=k.prefix,
@@ -281,6 +318,7 @@ class _Admin:
             raise NotFound("No such open session.")
         if not await self.run(self.callers.sessions.revoke, p.tenant_id, session_id):
             raise NotFound("No such open session.")
+        await self.changed(request, caller, "session.end", session_id)
         return Response(status_code=204)
 
     # -- audit ---------------------------------------------------------------------------
@@ -300,6 +338,7 @@ class _Admin:
         engine, sealer = self.audit(tenant_id)
         out = io.StringIO()
         await self.run(export_jsonl, engine, out, tenant_id, sealer=sealer)
+        await self.changed(request, caller, "audit.export", tenant_id)
         return Response(out.getvalue(), media_type="application/x-ndjson")
 
 
@@ -310,8 +349,9 @@ def admin_router(
     clock: Callable[[], datetime],
     audit: Callable[[str], tuple[Any, Any]],
     forget_keys: Callable[[], None],
+    audit_log: AdminAudit,
 ) -> APIRouter:
-    admin = _Admin(callers, directory, policies, clock, audit, forget_keys)
+    admin = _Admin(callers, directory, policies, clock, audit, forget_keys, audit_log)
     handlers: dict[tuple[str, str], tuple[Callable[..., Awaitable[Any]], Any, int]] = {
         ("GET", "/admin/me"): (admin.me, CallerOut, 200),
         ("GET", "/admin/roles"): (admin.roles, list[RoleOut], 200),
