@@ -215,7 +215,7 @@ def gateway(
         data_dir=tmp_path,
         policies_dir=policies,
         database_admin_url=db_url,
-        **gateway_extra_settings,
+        **{"public_url": f"http://127.0.0.1:{port}", **gateway_extra_settings},
     )
     engine = maintenance(make_engine(db_url))
     identity = IdentityService(engine)

@@ -35,8 +35,10 @@ def secrets_app() -> typer.Typer:
 
     @app.command("set")
     def set_secret(
-        name: str = typer.Argument(..., help="The name models refer to (api_key_secret)."),
-        kind: str = typer.Option("upstream_api_key", help="upstream_api_key."),
+        name: str = typer.Argument(
+            ..., help="The name a model (api_key_secret) or [sso.oidc] client_secret_name uses."
+        ),
+        kind: str = typer.Option("upstream_api_key", help="upstream_api_key or idp_client_secret."),
     ) -> None:
         """Store a secret read from standard input (never from the command line)."""
         if sys.stdin.isatty():

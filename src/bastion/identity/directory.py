@@ -16,7 +16,7 @@ from sqlalchemy import Engine, insert, select, update
 from bastion.authz import ROLES, canonical_role
 from bastion.identity.keys import generate_key, hash_key
 from bastion.identity.service import IdentityError, IssuedKey, KeyInfo
-from bastion.store.schema import ApiKey, Tenant, User
+from bastion.store.schema import ApiKey, SsoIdentityRow, Tenant, User
 from bastion.store.tenancy import tenant_begin, tenant_connect
 
 __all__ = ["Directory", "UserInfo"]
@@ -112,37 +112,80 @@ class Directory:
         return self.user(tenant_id, user_id)
 
     def provision(
-        self, tenant_id: str, email: str, role: str, now: datetime, *, create: bool
+        self,
+        tenant_id: str,
+        idp: str,
+        subject: str,
+        email: str,
+        role: str,
+        now: datetime,
+        *,
+        create: bool,
     ) -> UserInfo | None:
-        """The user signing in with ``email``: found (its role set to ``role``, the IdP
-        being the source of truth) or, with ``create``, made (just-in-time). None when
-        unknown and not created, or disabled."""
+        """The user an IdP subject signs in as, its role set to ``role`` (the IdP is the
+        source of truth). Found by ``(idp, subject)``; a subject seen for the first time
+        is linked to the user with its (verified) email if that user has no identity of
+        this IdP yet, else, with ``create`` (just-in-time), a new user is made. None when
+        there is nobody to sign in as, or the user is disabled."""
         role = _role(role)
         with tenant_begin(self._engine, tenant_id) as conn:
-            row = conn.execute(
-                _USERS.where(User.tenant_id == tenant_id, User.email == email)
-            ).first()
-            if row is None:
-                if not create:
-                    return None
-                user_id = str(uuid.uuid4())
+            linked = conn.execute(
+                select(SsoIdentityRow.user_id).where(
+                    SsoIdentityRow.tenant_id == tenant_id,
+                    SsoIdentityRow.idp == idp,
+                    SsoIdentityRow.subject == subject,
+                )
+            ).scalar()
+            if linked is not None:
+                row = conn.execute(_USERS.where(User.id == linked)).first()
+            else:
+                row = conn.execute(
+                    _USERS.where(User.tenant_id == tenant_id, User.email == email)
+                ).first()
+                if (
+                    row is not None
+                    and conn.execute(
+                        select(SsoIdentityRow.subject).where(
+                            SsoIdentityRow.tenant_id == tenant_id,
+                            SsoIdentityRow.idp == idp,
+                            SsoIdentityRow.user_id == row.id,
+                        )
+                    ).first()
+                ):
+                    return None  # that user signs in as another subject of this IdP
+                if row is None:
+                    if not create:
+                        return None
+                    user_id = str(uuid.uuid4())
+                    conn.execute(
+                        insert(User).values(
+                            id=user_id,
+                            tenant_id=tenant_id,
+                            email=email,
+                            role=role,
+                            disabled=False,
+                            created_at=now,
+                        )
+                    )
+                    row = conn.execute(_USERS.where(User.id == user_id)).first()
+                assert row is not None
                 conn.execute(
-                    insert(User).values(
-                        id=user_id,
+                    insert(SsoIdentityRow).values(
                         tenant_id=tenant_id,
-                        email=email,
-                        role=role,
-                        disabled=False,
+                        idp=idp,
+                        subject=subject,
+                        user_id=row.id,
                         created_at=now,
                     )
                 )
-                return UserInfo(user_id, email, role, False, now)
+            if row is None:
+                return None
             found = UserInfo(*row)
             if found.disabled:
                 return None
             if found.role != role:
                 conn.execute(update(User).where(User.id == found.id).values(role=role))
-            return UserInfo(found.id, email, role, False, found.created_at)
+            return UserInfo(found.id, found.email, role, False, found.created_at)
 
     def tenant(self, tenant_id: str) -> tuple[str, str]:
         """The tenant's name and policy."""

@@ -28,6 +28,7 @@ __all__ = [
     "PseudonymVaultRow",
     "SealedSecret",
     "SessionRow",
+    "SsoIdentityRow",
     "SsoReplayRow",
     "SsoStateRow",
     "Tenant",
@@ -230,3 +231,16 @@ class SsoReplayRow(Base):
     tenant_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     assertion_id: Mapped[str] = mapped_column(String(256), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+
+
+class SsoIdentityRow(Base):
+    """Which user an identity provider's subject signs in as. Users are matched on
+    ``(idp, subject)``, which the IdP never reassigns, not on an email address."""
+
+    __tablename__ = "sso_identities"
+
+    tenant_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    idp: Mapped[str] = mapped_column(String(16), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(255), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())

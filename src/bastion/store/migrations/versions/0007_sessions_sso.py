@@ -1,4 +1,5 @@
-"""Browser sessions, sign-ins in flight and accepted SAML assertion ids (issue 6).
+"""Browser sessions, sign-ins in flight, accepted SAML assertion ids and the IdP
+subjects users sign in as (issue 6).
 
 Tenant tables: row-level security like the others (see ``bastion.store.rls``);
 ``sessions`` also has the ``session_by_id`` lookup policy (a cookie names its session
@@ -21,7 +22,7 @@ down_revision = "0006"
 branch_labels = None
 depends_on = None
 
-_TABLES = ("sessions", "sso_states", "sso_replay")
+_TABLES = ("sessions", "sso_states", "sso_replay", "sso_identities")
 
 
 def upgrade() -> None:
@@ -68,6 +69,20 @@ def upgrade() -> None:
         sa.Column("expires_at", UtcDateTime(), nullable=False),
     )
     op.create_index("ix_sso_replay_expires_at", "sso_replay", ["expires_at"])
+    op.create_table(
+        "sso_identities",
+        sa.Column("tenant_id", sa.String(36), primary_key=True),
+        sa.Column("idp", sa.String(16), primary_key=True),
+        sa.Column("subject", sa.String(255), primary_key=True),
+        sa.Column(
+            "user_id",
+            sa.String(36),
+            sa.ForeignKey("users.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        sa.Column("created_at", UtcDateTime(), nullable=False),
+    )
+    op.create_index("ix_sso_identities_user_id", "sso_identities", ["user_id"])
     for table in _TABLES:
         enable_tenant_rls(op, table)
 
@@ -75,6 +90,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     for table in _TABLES:
         disable_tenant_rls(op, table)
+    op.drop_table("sso_identities")
     op.drop_table("sso_replay")
     op.drop_table("sso_states")
     op.drop_table("sessions")
