@@ -9,11 +9,13 @@
      +- MethodNotAllowed         405 method_not_allowed
      +- ModelNotAllowed          404 model_not_allowed (unknown or not permitted)
      +- RequestBlocked           400 request_blocked (a scanner said block)
+     +- RateLimited              429 rate_limit_exceeded (with ``retry_after`` seconds)
      +- UpstreamError            502 upstream_error
      +- UpstreamTimeout          504 upstream_timeout
      +- AuditUnavailable         503 audit_unavailable (no record, no response)
      +- PolicyUnavailable        500 policy_unavailable (tenant policy missing or invalid)
      +- VaultUnavailable         503 vault_unavailable (a conversation's DLP vault will not open)
+     +- RateLimitUnavailable     503 rate_limit_unavailable (the counters cannot be reached)
 
 Messages are written for the caller and never contain prompt text, secrets or key
 material: they name the field or the reason code, not the value.
@@ -32,9 +34,12 @@ __all__ = [
     "PayloadTooLarge",
     "PermissionDenied",
     "PolicyUnavailable",
+    "RateLimitUnavailable",
+    "RateLimited",
     "RequestBlocked",
     "UpstreamError",
     "UpstreamTimeout",
+    "VaultUnavailable",
 ]
 
 
@@ -142,4 +147,29 @@ class VaultUnavailable(BastionError):
 
     status = 503
     code = "vault_unavailable"
+    error_type = "api_error"
+
+
+class RateLimited(BastionError):
+    """A rate limit is spent. ``error_type`` is OpenAI's: ``requests`` or ``tokens``;
+    ``retry_after`` is whole seconds (at least 1) until the window has room again,
+    sent as the ``Retry-After`` header. The message names the limit, never its value
+    or whose counter it is."""
+
+    status = 429
+    code = "rate_limit_exceeded"
+    error_type = "requests"
+
+    def __init__(self, message: str, *, kind: str = "requests", retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.error_type = kind
+        self.retry_after = max(1, retry_after)
+
+
+class RateLimitUnavailable(BastionError):
+    """The rate-limit counters cannot be read or written (Redis down): fail closed
+    rather than serve without limits."""
+
+    status = 503
+    code = "rate_limit_unavailable"
     error_type = "api_error"

@@ -23,7 +23,11 @@ from bastion.gateway.anthropic_routes import anthropic_routes
 from bastion.gateway.callers import Callers
 from bastion.gateway.http import error_response, json_response
 from bastion.gateway.openai_routes import openai_routes
-from bastion.gateway.openapi import operation_extra, schema_components
+from bastion.gateway.openapi import (
+    operation_extra,
+    schema_components,
+    without_validation_errors,
+)
 from bastion.gateway.routing import FastPath, RouteSpec
 from bastion.gateway.runtime import Runtime
 from bastion.gateway.security_headers import SecurityHeaders
@@ -177,7 +181,7 @@ def _add_components(app: FastAPI, models: list[type[BaseModel]]) -> None:
             schema.setdefault("components", {}).setdefault("schemas", {}).update(
                 schema_components(models)
             )
-            app.openapi_schema = schema
+            app.openapi_schema = without_validation_errors(schema)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override

@@ -36,6 +36,7 @@ from bastion.gateway.assemble import assemble_messages, gateway_system_message, 
 from bastion.gateway.interaction import ChatInput, Interaction, outcome_for
 from bastion.gateway.policies import PolicyStore, ResolvedPolicy
 from bastion.gateway.spotlight import Spotlight, generate_boundary, scan_role
+from bastion.ratelimit import RateLimiter, used_tokens
 from bastion.scanners import Decision, Pipeline, ScanContext, Stage, StreamGuard, Verdict
 from bastion.settings import ModelConfig, Settings
 from bastion.upstream import UpstreamPool
@@ -76,8 +77,10 @@ class ChatService:
         *,
         vault: PseudonymVault | None = None,
         hash_keys: HashKeys | None = None,
+        limiter: RateLimiter,
     ) -> None:
         self._settings = settings
+        self._limiter = limiter
         self._vault = vault
         self._hash_keys = hash_keys
         self._policies = policies
@@ -102,6 +105,8 @@ class ChatService:
                 f"The model '{call.model}' does not exist or you do not have access to it.",
                 param="model",
             )
+        # Counted before anything is scanned or sent: a refused or blocked request counts.
+        it.meter = await self._limiter.admit(resolved.rate_limits, principal)
         owner = self._vault_owner(it, call)
         pseudonyms = await self._load_pseudonyms(it, owner)
         hash_key = await self._hash_key(it, resolved)
@@ -297,6 +302,7 @@ class ChatService:
     async def complete(self, it: Interaction, prepared: Prepared) -> ChatResult:
         upstream = self._upstreams.get(prepared.model)
         result = await upstream.complete(prepared.request)
+        it.usage = result.usage
         pipeline, context = prepared.resolved.pipeline, prepared.output_context
         for choice in result.choices:
             target = f"choices[{choice.index}]"
@@ -345,7 +351,7 @@ class ChatService:
             async with aclosing(upstream.stream(prepared.request)) as upstream_deltas:
                 async for delta in upstream_deltas:
                     if delta.usage is not None:
-                        usage = delta.usage
+                        usage = it.usage = delta.usage
                     if delta.index in finished:
                         continue
                     guard = guard_for(delta.index)
@@ -419,6 +425,8 @@ class ChatService:
             outcome=outcome_for(it, error),
             error_code=error.code if error is not None else None,
         )
+        if it.meter is not None:  # synchronous: starts even while the request is cancelled
+            it.meter.charge(used_tokens(it.usage, it.prompt, it.response))
         try:
             # append() queues the record before its first await, so even if this
             # request is cancelled (client gone) the record is still committed.

@@ -10,7 +10,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bastion.errors import BastionError, InvalidRequest, PayloadTooLarge
+from bastion.errors import BastionError, InvalidRequest, PayloadTooLarge, RateLimited
 
 __all__ = [
     "anthropic_error_body",
@@ -86,9 +86,11 @@ def openai_error_body(error: BastionError) -> dict[str, Any]:
 
 
 def anthropic_error_body(error: BastionError) -> dict[str, Any]:
+    # Anthropic's type for a 429 (its SDK raises RateLimitError by status either way).
+    error_type = "rate_limit_error" if isinstance(error, RateLimited) else error.error_type
     return {
         "type": "error",
-        "error": {"type": error.error_type, "message": error.message, "code": error.code},
+        "error": {"type": error_type, "message": error.message, "code": error.code},
     }
 
 
@@ -106,4 +108,6 @@ def error_response(
     response = json_response(body, error.status, request_id)
     if error.status == 401:
         response.headers["www-authenticate"] = "Bearer"
+    if isinstance(error, RateLimited):
+        response.headers["retry-after"] = str(error.retry_after)
     return response

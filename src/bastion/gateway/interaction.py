@@ -13,12 +13,14 @@ from bastion.errors import (
     InvalidRequest,
     ModelNotAllowed,
     PermissionDenied,
+    RateLimited,
     RequestBlocked,
     UpstreamError,
 )
 from bastion.identity import Principal
+from bastion.ratelimit import TokenMeter
 from bastion.scanners import Decision, ScanResult, Stage
-from bastion.upstream.base import ChatMessage
+from bastion.upstream.base import ChatMessage, Usage
 
 __all__ = ["ChatInput", "Interaction", "outcome_for"]
 
@@ -72,6 +74,9 @@ class Interaction:
     redacted: bool = False
     recorded: bool = False
     aborted: bool = False
+    # The provider's token count, once known; the meter charges it to token limits.
+    usage: Usage | None = None
+    meter: TokenMeter | None = None
 
     def add_results(self, stage: Stage, target: str, results: tuple[ScanResult, ...]) -> None:
         for result in results:
@@ -104,6 +109,8 @@ def outcome_for(interaction: Interaction, error: BastionError | None) -> str:
         return "redacted" if interaction.redacted else "allowed"
     if isinstance(error, RequestBlocked):
         return f"blocked_{interaction.blocked_stage or 'input'}"
+    if isinstance(error, RateLimited):
+        return "rate_limited"
     if isinstance(error, UpstreamError):
         return "upstream_error"
     if isinstance(error, InvalidRequest | ModelNotAllowed | PermissionDenied):

@@ -12,7 +12,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
-__all__ = ["ERROR_STATUSES", "operation_extra", "schema_components"]
+__all__ = [
+    "ERROR_STATUSES",
+    "error_responses",
+    "operation_extra",
+    "schema_components",
+    "without_validation_errors",
+]
 
 _REF = "#/components/schemas/{model}"
 
@@ -22,10 +28,13 @@ ERROR_STATUSES = {
     "403": "The key's role lacks the permission",
     "404": "Unknown route, or model not allowed",
     "413": "Body over the size limit",
+    "429": "A rate limit is spent (code rate_limit_exceeded; type requests or tokens); "
+    "the Retry-After header gives the seconds to wait",
     "500": "Policy unavailable or internal error",
     "502": "Upstream error",
-    "503": "The audit record could not be written, or the conversation's DLP vault "
-    "is unavailable (code vault_unavailable)",
+    "503": "The audit record could not be written, the conversation's DLP vault "
+    "is unavailable (code vault_unavailable), or the rate-limit counters cannot be "
+    "reached (code rate_limit_unavailable)",
     "504": "Upstream timeout",
 }
 
@@ -46,6 +55,32 @@ _ERROR_SCHEMA: dict[str, Any] = {
     },
     "required": ["error"],
 }
+
+
+def error_responses(statuses: dict[str, str]) -> dict[int | str, dict[str, Any]]:
+    """FastAPI ``responses`` for error statuses (status -> description), each with the
+    OpenAI-style error body."""
+    return {
+        status: {
+            "description": description,
+            "content": {"application/json": {"schema": _ERROR_SCHEMA}},
+        }
+        for status, description in statuses.items()
+    }
+
+
+def without_validation_errors(schema: dict[str, Any]) -> dict[str, Any]:
+    """FastAPI documents 422 for every route with parameters; Bastion answers invalid
+    input with 400 ``invalid_request`` instead, so drop 422 (and make sure 400 is there)."""
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            responses = operation.get("responses", {})
+            if responses.pop("422", None) is not None:
+                responses.setdefault("400", error_responses({"400": "Invalid request"})["400"])
+    components = schema.get("components", {}).get("schemas", {})
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    return schema
 
 
 def operation_extra(model: type[BaseModel] | None, *, stream: bool = True) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from pathlib import Path
 from bastion.authz import Access, parse_access
 from bastion.errors import PolicyUnavailable
 from bastion.policy import Policy, PolicyError, default_policy, load_policy
+from bastion.ratelimit import RateLimits, parse_rate_limits
 from bastion.scanners import Pipeline, ScannerRegistry, Stage, build_pipeline
 
 __all__ = ["PolicyStore", "ResolvedPolicy"]
@@ -20,6 +21,7 @@ class ResolvedPolicy:
     # Whether a scanner hashes values (the gateway then derives the tenant's hash key).
     needs_hash_key: bool = False
     access: Access = field(default_factory=Access)
+    rate_limits: RateLimits = field(default_factory=RateLimits)
 
     def allows_model(self, role: str, model: str) -> bool:
         """The policy's ``models`` and the role's own list in ``[access]`` both allow it."""
@@ -56,6 +58,7 @@ class PolicyStore:
                 raise PolicyError(f"policy {name!r} not found")
             pipeline = build_pipeline(policy, self._registry)
             access = parse_access(policy.access)
+            rate_limits = parse_rate_limits(policy.rate_limits)
         except (PolicyError, ValueError):
             raise PolicyUnavailable("The tenant's policy could not be loaded.") from None
         needs_hash_key = any(
@@ -64,5 +67,9 @@ class PolicyStore:
             for scanner in pipeline.scanners(stage)
         )
         return ResolvedPolicy(
-            policy=policy, pipeline=pipeline, needs_hash_key=needs_hash_key, access=access
+            policy=policy,
+            pipeline=pipeline,
+            needs_hash_key=needs_hash_key,
+            access=access,
+            rate_limits=rate_limits,
         )

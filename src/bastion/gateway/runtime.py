@@ -19,6 +19,7 @@ from bastion.gateway.http import presented_key
 from bastion.gateway.policies import PolicyStore
 from bastion.gateway.spotlight import generate_boundary
 from bastion.identity import AuthCache, IdentityService, Principal
+from bastion.ratelimit import RateLimiter
 from bastion.scanners import ScannerRegistry, default_registry, generate_canary
 from bastion.secrets import SecretStore
 from bastion.secrets.upstream import open_model_keys
@@ -45,6 +46,7 @@ class Runtime:
     chat: ChatService
     clock: Callable[[], datetime]
     auth_cache: AuthCache
+    limiter: RateLimiter
 
     @classmethod
     def build(
@@ -76,6 +78,7 @@ class Runtime:
         upstreams = UpstreamPool()
         vault = PseudonymVault(engine, keyring, clock) if keyring is not None else None
         hash_keys = HashKeys(keyring) if keyring is not None else None
+        limiter = RateLimiter(settings.rate_limit_storage)
         chat = ChatService(
             settings,
             policies,
@@ -86,6 +89,7 @@ class Runtime:
             boundary,
             vault=vault,
             hash_keys=hash_keys,
+            limiter=limiter,
         )
         return cls(
             settings=settings,
@@ -98,6 +102,7 @@ class Runtime:
             chat=chat,
             clock=clock,
             auth_cache=AuthCache(settings.auth_cache_seconds),
+            limiter=limiter,
         )
 
     async def start(self) -> None:
@@ -105,6 +110,7 @@ class Runtime:
 
     async def aclose(self) -> None:
         await self.audit.aclose()
+        await self.limiter.aclose()
         await self.upstreams.aclose()
         self.engine.dispose()
 

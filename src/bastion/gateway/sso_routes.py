@@ -18,6 +18,7 @@ POST; over plain HTTP (tests, loopback) it is ``SameSite=Lax``.
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import parse_qsl
 
 import anyio.to_thread
@@ -27,6 +28,7 @@ from starlette.responses import RedirectResponse, Response
 
 from bastion.gateway.callers import Callers
 from bastion.gateway.http import read_body
+from bastion.gateway.openapi import error_responses
 from bastion.sessions import COOKIE_NAME, SessionInvalid
 from bastion.sessions.cookies import clear_session_cookie, session_cookie
 from bastion.sso.service import SignedIn, SsoService
@@ -43,8 +45,22 @@ def _binding_cookie(value: str, *, secure: bool, clear: bool = False) -> str:
     return f"{BINDING_COOKIE}={value}; Path=/sso/; Max-Age={age}; HttpOnly; {same_site}"
 
 
+_REDIRECT: dict[int | str, dict[str, Any]] = {
+    "302": {"description": "To the identity provider, or back to return_to"}
+}
+_SSO_ERRORS = error_responses(
+    {
+        "400": "Invalid request",
+        "401": "The sign-in could not be completed (sign_in_failed), or no valid session",
+        "404": "No such tenant, or it has no single sign-on",
+        "500": "The tenant's policy could not be loaded",
+        "503": "The sign-in could not be recorded (audit_unavailable)",
+    }
+)
+
+
 def sso_router(service: SsoService, callers: Callers, *, secure: bool) -> APIRouter:
-    router = APIRouter(tags=["sign-in"])
+    router = APIRouter(tags=["sign-in"], responses={**_REDIRECT, **_SSO_ERRORS})
 
     async def step_up_of(request: Request, step_up: bool) -> str | None:
         if not step_up:

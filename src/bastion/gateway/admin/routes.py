@@ -19,7 +19,7 @@ from typing import Any
 import anyio.to_thread
 from fastapi import APIRouter, Depends
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from bastion.audit import verify_chain
 from bastion.audit.export import export_jsonl
@@ -41,6 +41,7 @@ from bastion.gateway.admin.models import (
     VerifyOut,
 )
 from bastion.gateway.callers import Caller, Callers
+from bastion.gateway.openapi import error_responses
 from bastion.gateway.policies import PolicyStore
 from bastion.identity.directory import Directory
 from bastion.identity.service import IdentityError
@@ -74,6 +75,21 @@ ADMIN_ROUTES: tuple[AdminRoute, ...] = (
     AdminRoute("GET", "/admin/audit/verify", "audit.verify", "Verify the audit chain"),
     AdminRoute("GET", "/admin/audit/export", "audit.export", "Export the audit log (JSONL)"),
 )
+
+
+class NdjsonResponse(Response):
+    media_type = "application/x-ndjson"
+
+
+_ADMIN_ERRORS = {
+    "400": "Invalid body or value (code invalid_request)",
+    "401": "Not authenticated (invalid_api_key, invalid_session)",
+    "403": "The role lacks the permission (permission_denied), a recent sign-in is "
+    "needed (step_up_required), or the CSRF token is missing (csrf_failed)",
+    "404": "No such user, key or session in this tenant",
+    "500": "The tenant's policy could not be loaded (policy_unavailable)",
+    "503": "The change could not be recorded in the audit log (audit_unavailable)",
+}
 
 
 def _route(request: Request) -> str:
@@ -339,7 +355,7 @@ class _Admin:
         out = io.StringIO()
         await self.run(export_jsonl, engine, out, tenant_id, sealer=sealer)
         await self.changed(request, caller, "audit.export", tenant_id)
-        return Response(out.getvalue(), media_type="application/x-ndjson")
+        return NdjsonResponse(out.getvalue())
 
 
 def admin_router(
@@ -372,6 +388,7 @@ def admin_router(
     router = APIRouter(tags=["admin"])
     for route in ADMIN_ROUTES:
         handler, model, status = handlers[(route.method, route.path)]
+        export = route.path == "/admin/audit/export"
         router.add_api_route(
             route.path,
             handler,
@@ -383,6 +400,7 @@ def admin_router(
             description=f"Needs the `{route.permission}` permission."
             if route.permission
             else "Any signed-in caller.",
-            responses={401: {"description": "Not authenticated"}, 403: {"description": "Denied"}},
+            responses=error_responses(_ADMIN_ERRORS),
+            response_class=NdjsonResponse if export else JSONResponse,
         )
     return router
