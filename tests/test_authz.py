@@ -65,3 +65,26 @@ def test_model_access_per_role() -> None:
 def test_bad_access_tables_name_the_problem(table: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         parse_access(table)
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ("[sessions]\nidle_minutes = 0\n", "idle_minutes"),
+        ('[sso.oidc]\nissuer = "http://idp.example"\n', "issuer"),
+        ("[sso.ldap]\nhost = 1\n", "unknown table 'ldap'"),
+        ('[access.roles.member]\nmodels = "x"\n', "must be a list"),
+        ('[rate_limits]\nrequests_per_user = "lots"\n', "requests_per_user"),
+    ],
+)
+def test_bastion_scan_checks_every_identity_table(tmp_path: Path, toml: str, message: str) -> None:
+    """`bastion scan --policy FILE` refuses a policy whose identity tables the gateway
+    would refuse (it answers such a tenant policy_unavailable)."""
+    from typer.testing import CliRunner
+
+    from bastion.cli import build_app
+
+    path = tmp_path / "p.toml"
+    path.write_text(toml)
+    result = CliRunner().invoke(build_app(), ["scan", "--policy", str(path)], input="")
+    assert result.exit_code == 2 and message in result.output

@@ -4,19 +4,25 @@ callback can be refused; each outcome audited."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urlencode
 
+import aiohttp
 import httpx
+import openai
 import pytest
 from sqlalchemy import update
 
 from bastion.crypto import Keyring, LocalKeyProvider
 from bastion.secrets import SecretStore
 from bastion.sessions import COOKIE_NAME
+from bastion.sso.oidc import OidcClient
+from bastion.sso.oidc_config import parse_oidc_config
 from bastion.store.schema import SessionRow
 from tests.conftest import need_service
 from tests.e2e.conftest import TEST_KEK, Gateway
@@ -159,3 +165,87 @@ def test_logout_ends_the_session(gateway: Gateway, sso: OidcProvider) -> None:
     with httpx.Client(base_url=gateway.base_url, timeout=30) as thief:
         thief.cookies.set(COOKIE_NAME, cookie or "")
         assert thief.get("/admin/me").status_code == 401  # use after revocation
+
+
+API_POLICY = POLICY.replace(
+    'client_secret_name = "corp-idp"',
+    'client_secret_name = "corp-idp"\napi_audience = "https://bastion.test/api"',
+)
+
+
+def idp_tokens(op: OidcProvider, account: str) -> dict[str, Any]:
+    """Tokens a program gets from the IdP for the API's audience (its own code flow)."""
+
+    async def flow() -> dict[str, Any]:
+        config = parse_oidc_config(
+            {
+                "issuer": op.issuer,
+                "client_id": op.client_id,
+                "client_secret_name": "x",
+                "allow_insecure_loopback": True,
+                "scopes": ["openid", "email", "profile", "groups"],
+            }
+        )
+        async with aiohttp.ClientSession() as http:
+            start = await OidcClient(config, op.client_secret, http=http).begin(op.redirect_uri)
+        params = op.login(start.url, account)
+        return op.exchange(params["code"], start.code_verifier)
+
+    return asyncio.run(flow())
+
+
+def test_the_idps_access_tokens_work_on_the_api(gateway: Gateway, sso: OidcProvider) -> None:
+    """`Authorization: Bearer <IdP JWT>` with `X-Bastion-Tenant`: the chat API serves the
+    person under their mapped role; an ID token, another tenant, a tampered or a
+    missing audience are one 401."""
+    (gateway.policies_dir / "corp.toml").write_text(API_POLICY.format(issuer=sso.issuer))
+    gateway.identity.ensure_tenant("globex", datetime.now(UTC))  # no SSO in its policy
+    tokens = idp_tokens(sso, "alice")
+
+    def chat(token: str, tenant: str = "acme") -> openai.OpenAI:
+        client = openai.OpenAI(
+            base_url=gateway.openai_url,
+            api_key=token,
+            max_retries=0,
+            default_headers={"X-Bastion-Tenant": tenant},
+        )
+        gateway.clients.append(client)
+        return client
+
+    reply = chat(tokens["access_token"]).chat.completions.create(
+        model="gpt-test", messages=[{"role": "user", "content": "hi from alice"}]
+    )
+    assert reply.choices[0].message.content
+    record = json.loads(gateway.audit_bodies()[-1])
+    assert record["outcome"] == "allowed" and record["key_id"].startswith("idp:")
+    with httpx.Client(base_url=gateway.base_url, timeout=30) as http:
+        headers = {"authorization": f"Bearer {tokens['access_token']}", "x-bastion-tenant": "acme"}
+        me = http.get("/admin/me", headers=headers).json()
+        assert (me["email"], me["role"]) == ("alice@example.com", "admin")
+    for token, tenant in (
+        (tokens["id_token"], "acme"),  # an ID token is not an API token
+        (tokens["access_token"], "globex"),  # a tenant that does not trust this IdP
+        (tokens["access_token"][:-4] + "AAAA", "acme"),  # signature broken
+        (tokens["access_token"], "nosuch"),
+    ):
+        with pytest.raises(openai.AuthenticationError) as info:
+            chat(token, tenant).models.list()
+        assert info.value.code == "invalid_api_key"
+
+
+def test_a_session_can_chat_with_its_csrf_token(gateway: Gateway, sso: OidcProvider) -> None:
+    with httpx.Client(base_url=gateway.base_url, timeout=30) as browser:
+        sign_in(gateway, sso, browser, "carol")
+        body = {"model": "gpt-test", "messages": [{"role": "user", "content": "hello"}]}
+        refused = browser.post("/v1/chat/completions", json=body)
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == "csrf_failed"
+        token = browser.get("/admin/me").json()["csrf_token"]
+        ok = browser.post("/v1/chat/completions", json=body, headers={"x-csrf-token": token})
+        assert ok.status_code == 200 and ok.json()["choices"][0]["message"]["content"]
+        # Idle past the tenant's timeout (30 minutes by default): the session is over.
+        with gateway.engine.begin() as conn:
+            conn.execute(
+                update(SessionRow).values(last_seen_at=datetime.now(UTC) - timedelta(minutes=31))
+            )
+        late = browser.post("/v1/chat/completions", json=body, headers={"x-csrf-token": token})
+        assert late.status_code == 401 and late.json()["error"]["code"] == "invalid_session"

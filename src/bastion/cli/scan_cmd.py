@@ -14,10 +14,10 @@ from pathlib import Path
 import typer
 
 from bastion.cli.common import die, open_engine, settings_or_exit
-from bastion.gateway.policies import PolicyStore
+from bastion.gateway.policies import PolicyStore, resolve_policy
 from bastion.identity import IdentityError, IdentityService
 from bastion.policy import Policy, PolicyError, default_policy, load_policy
-from bastion.scanners import build_pipeline, default_registry, scan_lines
+from bastion.scanners import default_registry, scan_lines
 
 __all__ = ["scan"]
 
@@ -49,7 +49,8 @@ def scan(
             if tenant is not None
             else default_policy()
         )
-        pipeline = build_pipeline(chosen, default_registry())
+        # Every table is checked (sso, sessions, access, rate_limits), not only scanners.
+        pipeline = resolve_policy(chosen, default_registry()).pipeline
     except (PolicyError, ValueError) as exc:
         die(str(exc))
 

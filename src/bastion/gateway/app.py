@@ -15,12 +15,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bastion import __version__
-from bastion.crypto.select import keyring_for
 from bastion.errors import BastionError, InvalidRequest, MethodNotAllowed, NotFound
 from bastion.gateway.admin import admin_router
 from bastion.gateway.admin.audit import AdminAudit
 from bastion.gateway.anthropic_routes import anthropic_routes
-from bastion.gateway.callers import Callers
 from bastion.gateway.http import error_response, json_response
 from bastion.gateway.openai_routes import openai_routes
 from bastion.gateway.openapi import (
@@ -32,12 +30,7 @@ from bastion.gateway.routing import FastPath, RouteSpec
 from bastion.gateway.runtime import Runtime
 from bastion.gateway.security_headers import SecurityHeaders
 from bastion.gateway.sso_routes import sso_router
-from bastion.identity import IdentityService
 from bastion.identity.directory import Directory
-from bastion.secrets import SecretStore
-from bastion.sessions import SessionStore
-from bastion.sso.service import SsoService
-from bastion.sso.store import DbReplayStore, LoginStates
 
 __all__ = ["create_app"]
 
@@ -51,13 +44,7 @@ def create_app(runtime: Runtime, *, hsts: bool = False) -> FastPath:
     also served by the :class:`FastPath` in front of it.
     """
 
-    callers = Callers(
-        runtime.authenticate,
-        SessionStore(runtime.engine, runtime.clock),
-        runtime.policies,
-        runtime.clock,
-    )
-    sso = _sso_service(runtime, callers.sessions)
+    callers, sso = runtime.callers, runtime.sso
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -65,7 +52,6 @@ def create_app(runtime: Runtime, *, hsts: bool = False) -> FastPath:
         try:
             yield
         finally:
-            await sso.aclose()
             await runtime.aclose()
 
     app = FastAPI(
@@ -141,34 +127,6 @@ def create_app(runtime: Runtime, *, hsts: bool = False) -> FastPath:
         return error_response(error, anthropic=request.url.path.startswith("/v1/messages"))
 
     return FastPath(app, routes, SecurityHeaders(hsts_max_age).wrap)
-
-
-def _sso_service(runtime: Runtime, sessions: SessionStore) -> SsoService:
-    identity = IdentityService(runtime.engine)
-    keyring = keyring_for(runtime.settings, runtime.engine, runtime.clock)
-    secrets = SecretStore(runtime.engine, keyring, runtime.clock) if keyring else None
-
-    def tenant_by_name(name: str) -> tuple[str, str]:
-        return identity.tenant_id(name), identity.tenant_policy(name)
-
-    def secret(tenant_id: str, name: str) -> str | None:
-        """A tenant's own sealed secret of that name, else the deployment's."""
-        if secrets is None:
-            return None
-        return secrets.get(name, tenant_id=tenant_id) or secrets.get(name)
-
-    return SsoService(
-        policies=runtime.policies,
-        directory=Directory(runtime.engine),
-        sessions=sessions,
-        states=LoginStates(runtime.engine, runtime.clock),
-        replay=DbReplayStore(runtime.engine, runtime.clock),
-        tenant_by_name=tenant_by_name,
-        secret=secret,
-        record=runtime.audit.append,
-        public_url=runtime.settings.public_url,
-        clock=runtime.clock,
-    )
 
 
 def _add_components(app: FastAPI, models: list[type[BaseModel]]) -> None:

@@ -1,5 +1,6 @@
-"""Who is calling a management route: an API key (``Authorization: Bearer``) or a
-browser session (the ``bastion_session`` cookie).
+"""Who is calling: a Bastion API key (``Authorization: Bearer bst_...``), a JWT access
+token from the tenant's identity provider (``Authorization: Bearer eyJ...`` with
+``X-Bastion-Tenant: <name>``), or a browser session (the ``bastion_session`` cookie).
 
 A cookie-authenticated request that changes state (POST, PUT, PATCH, DELETE) must carry
 the CSRF token (``X-CSRF-Token``); a permission in ``authz.STEP_UP`` used through a
@@ -10,6 +11,7 @@ never adds an ``Authorization`` header on its own).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +21,7 @@ from starlette.requests import Request
 
 from bastion.authz import STEP_UP, allowed, canonical_role
 from bastion.errors import PermissionDenied
+from bastion.gateway.http import presented_key
 from bastion.gateway.policies import PolicyStore
 from bastion.identity import Principal
 from bastion.sessions import (
@@ -36,6 +39,9 @@ from bastion.sessions.cookies import csrf_ok
 __all__ = ["Caller", "Callers"]
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# A JWT (header.payload.signature, base64url): the tenant IdP's access token, never a
+# Bastion key (bst_...).
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{2,8192}\.[A-Za-z0-9_-]{2,65536}\.[A-Za-z0-9_-]{0,8192}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +66,11 @@ class Callers:
         sessions: SessionStore,
         policies: PolicyStore,
         clock: Callable[[], datetime],
+        *,
+        idp_bearer: Callable[[Request, str], Awaitable[Principal]] | None = None,
     ) -> None:
         self._authenticate_key = authenticate_key
+        self._idp_bearer = idp_bearer
         self.sessions = sessions
         self._policies = policies
         self._clock = clock
@@ -72,6 +81,9 @@ class Callers:
 
     async def identify(self, request: Request) -> Caller:
         if "authorization" in request.headers or "x-api-key" in request.headers:
+            token = presented_key(request)
+            if self._idp_bearer is not None and _JWT.fullmatch(token):
+                return Caller(await self._idp_bearer(request, token))
             principal = await self._authenticate_key(request)
             return Caller(principal)
         cookie = request.cookies.get(COOKIE_NAME)

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bastion.authz import Access, parse_access
 from bastion.errors import PolicyUnavailable
 from bastion.policy import Policy, PolicyError, default_policy, load_policy
 from bastion.ratelimit import RateLimits, parse_rate_limits
 from bastion.scanners import Pipeline, ScannerRegistry, Stage, build_pipeline
+from bastion.sessions.config import parse_session_policy
+from bastion.sso.oidc_config import parse_oidc_config
+from bastion.sso.saml_config import parse_saml_config
 
-__all__ = ["PolicyStore", "ResolvedPolicy"]
+__all__ = ["PolicyStore", "ResolvedPolicy", "check_sso", "resolve_policy"]
+
+log = logging.getLogger("bastion.gateway")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,20 +63,43 @@ class PolicyStore:
                 policy = default_policy()
             else:
                 raise PolicyError(f"policy {name!r} not found")
-            pipeline = build_pipeline(policy, self._registry)
-            access = parse_access(policy.access)
-            rate_limits = parse_rate_limits(policy.rate_limits)
-        except (PolicyError, ValueError):
+            return resolve_policy(policy, self._registry)
+        except (PolicyError, ValueError) as exc:
+            # Errors name the file, table and key, never a value (secrets are never in
+            # policy files, and the parsers do not echo values).
+            log.error("policy unavailable name=%s reason=%s", name, str(exc)[:300])
             raise PolicyUnavailable("The tenant's policy could not be loaded.") from None
-        needs_hash_key = any(
-            getattr(scanner, "needs_hash_key", False)
-            for stage in Stage
-            for scanner in pipeline.scanners(stage)
-        )
-        return ResolvedPolicy(
-            policy=policy,
-            pipeline=pipeline,
-            needs_hash_key=needs_hash_key,
-            access=access,
-            rate_limits=rate_limits,
-        )
+
+
+def resolve_policy(policy: Policy, registry: ScannerRegistry) -> ResolvedPolicy:
+    """``policy`` with every table checked and its scanners built; a ValueError names
+    the first bad table and key (``bastion scan --policy FILE`` shows it)."""
+    pipeline = build_pipeline(policy, registry)
+    access = parse_access(policy.access)
+    rate_limits = parse_rate_limits(policy.rate_limits)
+    parse_session_policy(policy.sessions)
+    check_sso(policy.sso)
+    needs_hash_key = any(
+        getattr(scanner, "needs_hash_key", False)
+        for stage in Stage
+        for scanner in pipeline.scanners(stage)
+    )
+    return ResolvedPolicy(
+        policy=policy,
+        pipeline=pipeline,
+        needs_hash_key=needs_hash_key,
+        access=access,
+        rate_limits=rate_limits,
+    )
+
+
+def check_sso(table: dict[str, Any]) -> None:
+    """``[sso]`` holds ``oidc`` and/or ``saml``, each valid (SAML's URLs are checked with
+    a placeholder public URL here; the real one is used at sign-in)."""
+    unknown = sorted(set(table) - {"oidc", "saml"})
+    if unknown:
+        raise ValueError(f"sso: unknown table {unknown[0]!r:.40} (tables: oidc, saml)")
+    if "oidc" in table:
+        parse_oidc_config(table["oidc"])
+    if "saml" in table:
+        parse_saml_config(table["saml"], public_url="https://policy-check.invalid", tenant="t")

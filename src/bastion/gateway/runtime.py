@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import anyio.to_thread
@@ -14,16 +14,21 @@ from bastion.audit import AuditLog, AuditSealer
 from bastion.crypto.select import keyring_for
 from bastion.dlp.hashkey import HashKeys
 from bastion.dlp.vault import PseudonymVault
+from bastion.gateway.callers import Callers
 from bastion.gateway.chat import ChatService
 from bastion.gateway.http import presented_key
 from bastion.gateway.policies import PolicyStore
 from bastion.gateway.spotlight import generate_boundary
 from bastion.identity import AuthCache, IdentityService, Principal
+from bastion.identity.directory import Directory
 from bastion.ratelimit import RateLimiter
 from bastion.scanners import ScannerRegistry, default_registry, generate_canary
 from bastion.secrets import SecretStore
 from bastion.secrets.upstream import open_model_keys
+from bastion.sessions import SessionStore
 from bastion.settings import Settings
+from bastion.sso.service import SsoService
+from bastion.sso.store import DbReplayStore, LoginStates
 from bastion.store import is_sqlite, make_engine
 from bastion.upstream import UpstreamPool
 
@@ -47,6 +52,41 @@ class Runtime:
     clock: Callable[[], datetime]
     auth_cache: AuthCache
     limiter: RateLimiter
+    sessions: SessionStore
+    secrets: SecretStore | None
+    callers: Callers = field(init=False)
+    sso: SsoService = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sso = SsoService(
+            policies=self.policies,
+            directory=Directory(self.engine),
+            sessions=self.sessions,
+            states=LoginStates(self.engine, self.clock),
+            replay=DbReplayStore(self.engine, self.clock),
+            tenant_by_name=self._tenant_by_name,
+            secret=self._tenant_secret,
+            record=self.audit.append,
+            public_url=self.settings.public_url,
+            clock=self.clock,
+            auth_cache=self.auth_cache,
+        )
+        self.callers = Callers(
+            self.authenticate_key,
+            self.sessions,
+            self.policies,
+            self.clock,
+            idp_bearer=self.sso.bearer,
+        )
+
+    def _tenant_by_name(self, name: str) -> tuple[str, str]:
+        return self.identity.tenant_id(name), self.identity.tenant_policy(name)
+
+    def _tenant_secret(self, tenant_id: str, name: str) -> str | None:
+        """A tenant's own sealed secret of that name, else the deployment's."""
+        if self.secrets is None:
+            return None
+        return self.secrets.get(name, tenant_id=tenant_id) or self.secrets.get(name)
 
     @classmethod
     def build(
@@ -65,8 +105,8 @@ class Runtime:
         policies = PolicyStore(settings.policies_dir, registry or default_registry())
         keyring = keyring_for(settings, engine, clock)
         sealer = AuditSealer(keyring) if keyring is not None else None
+        store = SecretStore(engine, keyring, clock) if keyring is not None else None
         if any(model.api_key_secret for model in settings.models):
-            store = SecretStore(engine, keyring, clock) if keyring is not None else None
             opened = open_model_keys(settings.models, store)
             settings = settings.model_copy(update={"models": opened})
         audit = AuditLog(
@@ -103,19 +143,28 @@ class Runtime:
             clock=clock,
             auth_cache=AuthCache(settings.auth_cache_seconds),
             limiter=limiter,
+            sessions=SessionStore(engine, clock),
+            secrets=store,
         )
 
     async def start(self) -> None:
         await self.audit.start()
 
     async def aclose(self) -> None:
+        await self.sso.aclose()
         await self.audit.aclose()
         await self.limiter.aclose()
         await self.upstreams.aclose()
         self.engine.dispose()
 
     async def authenticate(self, request: Request) -> Principal:
-        """The caller's principal; raises ``AuthenticationFailed`` (one error for all)."""
+        """The caller's principal, by API key, the tenant IdP's bearer token or a session
+        cookie (with its CSRF token on writes); see :class:`Callers`."""
+        return (await self.callers.identify(request)).principal
+
+    async def authenticate_key(self, request: Request) -> Principal:
+        """The principal of a Bastion API key; raises ``AuthenticationFailed`` (one
+        error for all)."""
         raw = presented_key(request)
         now = self.clock()
         principal = self.auth_cache.get(raw, now)

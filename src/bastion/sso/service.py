@@ -29,10 +29,12 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import anyio.to_thread
+from starlette.requests import Request
 
 from bastion.audit import AuditEvent
-from bastion.errors import AuditUnavailable, BastionError, NotFound
+from bastion.errors import AuditUnavailable, AuthenticationFailed, BastionError, NotFound
 from bastion.gateway.policies import PolicyStore
+from bastion.identity import AuthCache, Principal
 from bastion.identity.directory import Directory
 from bastion.sessions import IssuedSession, SessionStore, parse_session_policy
 from bastion.sso.identity import SsoIdentity
@@ -43,7 +45,9 @@ from bastion.sso.saml import SamlError, SamlServiceProvider
 from bastion.sso.saml_config import load_idp_metadata, parse_saml_config
 from bastion.sso.store import DbReplayStore, LoginState, LoginStates
 
-__all__ = ["SignInFailed", "SignedIn", "SsoService"]
+__all__ = ["TENANT_HEADER", "SignInFailed", "SignedIn", "SsoService"]
+
+TENANT_HEADER = "x-bastion-tenant"
 
 log = logging.getLogger("bastion.sso")
 
@@ -90,7 +94,9 @@ class SsoService:
         record: Callable[[AuditEvent], Awaitable[object]],
         public_url: str,
         clock: Callable[[], datetime],
+        auth_cache: AuthCache,
     ) -> None:
+        self._auth_cache = auth_cache
         self._policies = policies
         self._directory = directory
         self._sessions = sessions
@@ -160,6 +166,59 @@ class SsoService:
 
     def redirect_uri(self, tenant: str) -> str:
         return f"{self._public_url}/sso/{tenant}/oidc/callback"
+
+    # -- bearer tokens ----------------------------------------------------------------
+    async def bearer(self, request: Request, token: str) -> Principal:
+        """The principal of an access token from the tenant's IdP (``X-Bastion-Tenant``
+        names the tenant; its ``[sso.oidc]`` must set ``api_audience``). Signature,
+        issuer, audience and expiry are checked by :meth:`OidcClient.verify_bearer`; the
+        person must map to a role and be (or, with ``jit``, become) an enabled user.
+        Every failure is the same ``AuthenticationFailed``."""
+        now = self._clock()
+        tenant = request.headers.get(TENANT_HEADER, "")
+        cache_key = f"{tenant}\x00{token}"  # a token answers for the tenant it was checked for
+        cached = self._auth_cache.get(cache_key, now)
+        if cached is not None:
+            return cached
+        try:
+            tenant_id, policy = await self.tenant(tenant)
+            client, config = await self.oidc(tenant_id, policy)
+        except BastionError:
+            raise AuthenticationFailed() from None
+        if config.api_audience is None:
+            raise AuthenticationFailed()
+        try:
+            identity = await client.verify_bearer(token)
+        except SsoError as exc:
+            log.info("idp bearer token refused tenant=%s code=%s", tenant_id, exc.code)
+            raise AuthenticationFailed() from None
+        role = map_role(identity, dict(config.role_mapping), config.default_role)
+        if role is None:
+            raise AuthenticationFailed()
+        user = await anyio.to_thread.run_sync(
+            lambda: self._directory.provision(
+                tenant_id,
+                identity.idp,
+                identity.subject,
+                identity.email,
+                role,
+                now,
+                create=config.jit,
+            )
+        )
+        if user is None:
+            raise AuthenticationFailed()
+        principal = Principal(
+            tenant_id=tenant_id,
+            tenant_name=tenant,
+            policy=policy,
+            user_id=user.id,
+            user_email=user.email,
+            role=role,
+            key_id=f"idp:{user.id}",
+        )
+        self._auth_cache.put(cache_key, principal)
+        return principal
 
     # -- begin -------------------------------------------------------------------------
     async def begin_oidc(
