@@ -181,3 +181,14 @@ def test_changes_and_refusals_are_in_the_audit_chain(gateway: Gateway) -> None:
     assert admin_records[3]["error_code"] == "permission_denied"
     assert secret not in json.dumps(records)
     assert gateway.verify().ok
+
+
+def test_an_owner_renames_the_tenant_but_not_onto_another(gateway: Gateway) -> None:
+    admin_key(gateway, tenant="globex")
+    with client(gateway, admin_key(gateway, role="owner")) as owner:
+        taken = owner.patch("/admin/tenant", json={"name": "globex"})
+        assert taken.status_code == 400
+        renamed = owner.patch("/admin/tenant", json={"name": "acme-corp"})
+        assert renamed.json()["name"] == "acme-corp"
+        assert owner.patch("/admin/tenant", json={"name": "bad name!"}).status_code == 400
+    assert gateway.identity.tenant_id("acme-corp") == gateway.tenant_id

@@ -44,6 +44,8 @@ def request_for(
         body = {"disabled": False}
     elif (method, route_path) == ("POST", "/admin/keys"):
         body = {"name": "table test"}
+    elif (method, route_path) == ("PATCH", "/admin/tenant"):
+        body = {"name": "acme"}
     elif (method, route_path) == ("PUT", "/admin/tenant/policy"):
         body = {"policy": "default"}
     return path, body

@@ -17,7 +17,7 @@ from bastion.authz import ROLES, canonical_role
 from bastion.identity.keys import generate_key, hash_key
 from bastion.identity.service import IdentityError, IssuedKey, KeyInfo
 from bastion.store.schema import ApiKey, SsoIdentityRow, Tenant, User
-from bastion.store.tenancy import tenant_begin, tenant_connect
+from bastion.store.tenancy import bind_lookup, tenant_begin, tenant_connect
 
 __all__ = ["Directory", "UserInfo"]
 
@@ -198,6 +198,16 @@ class Directory:
 
     def tenant_name(self, tenant_id: str) -> str:
         return self.tenant(tenant_id)[0]
+
+    def rename_tenant(self, tenant_id: str, name: str) -> None:
+        with tenant_begin(self._engine, tenant_id) as conn:
+            bind_lookup(conn, tenant_name=name)
+            taken = conn.execute(
+                select(Tenant.id).where(Tenant.name == name, Tenant.id != tenant_id)
+            ).first()
+            if taken is not None:
+                raise IdentityError("a tenant with this name exists")
+            conn.execute(update(Tenant).where(Tenant.id == tenant_id).values(name=name))
 
     def set_policy(self, tenant_id: str, policy: str) -> None:
         with tenant_begin(self._engine, tenant_id) as conn:

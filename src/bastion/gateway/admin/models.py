@@ -15,6 +15,7 @@ __all__ = [
     "PolicyChange",
     "RoleOut",
     "SessionOut",
+    "TenantChange",
     "TenantOut",
     "UserOut",
     "UserUpdate",
@@ -43,6 +44,13 @@ class NewKey(_In):
     expires_in_days: float | None = Field(default=None, gt=0, le=3650)
     user_id: str | None = Field(
         default=None, max_length=36, description="Another user's key (needs keys.manage)."
+    )
+
+
+class TenantChange(_In):
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$",
+        description="The tenant's new name (it appears in sign-in URLs: /sso/<name>/...).",
     )
 
 

@@ -35,6 +35,7 @@ from bastion.gateway.admin.models import (
     PolicyChange,
     RoleOut,
     SessionOut,
+    TenantChange,
     TenantOut,
     UserOut,
     UserUpdate,
@@ -62,6 +63,7 @@ ADMIN_ROUTES: tuple[AdminRoute, ...] = (
     AdminRoute("GET", "/admin/me", None, "Who am I: role, permissions, CSRF token"),
     AdminRoute("GET", "/admin/roles", "users.read", "Every role and its permissions"),
     AdminRoute("GET", "/admin/tenant", "users.read", "The tenant and its policy"),
+    AdminRoute("PATCH", "/admin/tenant", "tenant.manage", "Rename the tenant"),
     AdminRoute("PUT", "/admin/tenant/policy", "policies.write", "Run the tenant under a policy"),
     AdminRoute("GET", "/admin/policy", "policies.read", "The tenant's policy, resolved"),
     AdminRoute("GET", "/admin/users", "users.read", "The tenant's users"),
@@ -197,6 +199,14 @@ class _Admin:
     async def tenant(self, request: Request) -> TenantOut:
         caller = await self.enter(request, "users.read")
         tenant_id = caller.principal.tenant_id
+        name, policy = await self.run(self.directory.tenant, tenant_id)
+        return TenantOut(id=tenant_id, name=name, policy=policy)
+
+    async def rename(self, request: Request, body: TenantChange) -> TenantOut:
+        caller = await self.enter(request, "tenant.manage")
+        tenant_id = caller.principal.tenant_id
+        await self.run(self.directory.rename_tenant, tenant_id, body.name)
+        await self.changed(request, caller, "tenant.rename", tenant_id, {"name": body.name})
         name, policy = await self.run(self.directory.tenant, tenant_id)
         return TenantOut(id=tenant_id, name=name, policy=policy)
 
@@ -372,6 +382,7 @@ def admin_router(
         ("GET", "/admin/me"): (admin.me, CallerOut, 200),
         ("GET", "/admin/roles"): (admin.roles, list[RoleOut], 200),
         ("GET", "/admin/tenant"): (admin.tenant, TenantOut, 200),
+        ("PATCH", "/admin/tenant"): (admin.rename, TenantOut, 200),
         ("PUT", "/admin/tenant/policy"): (admin.set_policy, TenantOut, 200),
         ("GET", "/admin/policy"): (admin.policy, dict[str, Any], 200),
         ("GET", "/admin/users"): (admin.users, list[UserOut], 200),
