@@ -36,7 +36,7 @@ import hmac
 import re
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -49,9 +49,10 @@ import orjson
 from authlib.oauth2.rfc7636 import create_s256_code_challenge  # type: ignore[import-untyped]
 from joserfc import jwt
 from joserfc.errors import BadSignatureError, ClaimError, ExpiredTokenError, JoseError
-from joserfc.jwk import Key, import_key
 from joserfc.jws import extract_compact
 
+from bastion.sso._jwks import Jwks
+from bastion.sso.errors import MESSAGES, SsoError
 from bastion.sso.identity import SsoIdentity
 from bastion.sso.oidc_config import OidcConfig
 
@@ -70,40 +71,6 @@ _PROTOCOL_CLAIMS = frozenset(
     {"iss", "aud", "azp", "exp", "iat", "nbf", "nonce", "at_hash", "c_hash", "s_hash",
      "jti", "sid", "auth_time", "acr", "amr", "cnf", "client_id", "scope"}
 )  # fmt: skip
-
-_MESSAGES = {
-    "idp_unreachable": "The identity provider could not be reached. Please try again later.",
-    "idp_bad_response": "The identity provider sent an answer Bastion cannot use.",
-    "idp_error": "The identity provider did not complete the sign-in.",
-    "token_rejected": "The identity provider refused the sign-in. Please start again.",
-    "unverified_email": "The identity provider has not verified this email address.",
-    "no_email": "The identity provider did not say who signed in.",
-    "domain_not_allowed": "This email domain may not sign in to this tenant.",
-    "stale_auth": "Please sign in again at the identity provider.",
-    "bearer_disabled": "This tenant does not accept identity provider tokens.",
-}
-_DEFAULT_MESSAGE = "The sign-in could not be verified."
-
-
-class SsoError(Exception):
-    """A sign-in or bearer token that was not accepted. ``message`` is safe to show;
-    ``code`` is for the audit: ``bad_state``, ``bad_nonce``, ``bad_signature``,
-    ``unknown_key``, ``bad_token``, ``wrong_issuer``, ``wrong_audience``, ``expired``,
-    ``stale_auth``, ``idp_error``, ``idp_unreachable``, ``idp_bad_response``,
-    ``token_rejected``, ``unverified_email``, ``no_email``, ``domain_not_allowed``,
-    ``bearer_disabled``."""
-
-    def __init__(self, message: str, code: str) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-
-    @classmethod
-    def of(cls, code: str, message: str | None = None) -> SsoError:
-        return cls(message or _MESSAGES.get(code, _DEFAULT_MESSAGE), code)
-
-    def __repr__(self) -> str:
-        return f"SsoError(code={self.code!r})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +102,7 @@ class OidcClient:
         self._clock = clock
         self._metadata: tuple[float, Mapping[str, Any]] | None = None
         self._metadata_lock = asyncio.Lock()
-        self._jwks = _Jwks(self._fetch_jwks, clock, jwks_refetch_seconds)
+        self._jwks = Jwks(self._fetch_jwks, clock, jwks_refetch_seconds)
 
     def __repr__(self) -> str:
         return f"OidcClient(idp={self.config.idp!r}, client_id={self.config.client_id!r})"
@@ -211,7 +178,7 @@ class OidcClient:
         if "error" in query_params:
             error = query_params["error"]
             detail = f" ({error})" if _OAUTH_ERROR.fullmatch(error) else ""
-            raise SsoError.of("idp_error", _MESSAGES["idp_error"] + detail)
+            raise SsoError.of("idp_error", MESSAGES["idp_error"] + detail)
         code = query_params.get("code")
         if not code:
             raise SsoError.of("bad_token")
@@ -461,68 +428,6 @@ class OidcClient:
         return self.config.allow_insecure_loopback and url.startswith(
             ("http://127.0.0.1:", "http://localhost:", "http://[::1]:")
         )
-
-
-class _Jwks:
-    """The IdP's signing keys by kid. An unknown kid refetches, at most once per
-    ``min_interval`` seconds (failed fetches count too)."""
-
-    def __init__(
-        self,
-        fetch: Callable[[str], Awaitable[Any]],
-        clock: Callable[[], float],
-        min_interval: float,
-    ) -> None:
-        self._fetch = fetch
-        self._clock = clock
-        self._min_interval = min_interval
-        self._keys: list[Key] = []
-        self._fetched_at: float | None = None
-        self._lock = asyncio.Lock()
-
-    async def key(self, kid: str | None, alg: str, jwks_uri: str) -> Key:
-        found = self._find(kid, alg)
-        if found is None:
-            async with self._lock:
-                found = self._find(kid, alg)
-                if found is None and self._may_refetch():
-                    self._fetched_at = self._clock()
-                    self._keys = _import_keys(await self._fetch(jwks_uri))
-                    found = self._find(kid, alg)
-        if found is None:
-            raise SsoError.of("unknown_key")
-        return found
-
-    def _may_refetch(self) -> bool:
-        if self._fetched_at is None:
-            return True
-        elapsed = self._clock() - self._fetched_at
-        return elapsed < 0 or elapsed >= self._min_interval
-
-    def _find(self, kid: str | None, alg: str) -> Key | None:
-        usable = [k for k in self._keys if k.alg in (None, alg)]
-        if kid is not None:
-            return next((k for k in usable if k.kid == kid), None)
-        return usable[0] if len(usable) == 1 else None
-
-
-def _import_keys(document: Any) -> list[Key]:
-    """The public signing keys of a JWKS document; symmetric, private, encryption and
-    unreadable keys are skipped."""
-    entries = document.get("keys") if isinstance(document, dict) else None
-    if not isinstance(entries, list):
-        raise SsoError.of("idp_bad_response")
-    keys: list[Key] = []
-    for entry in entries:
-        if not isinstance(entry, dict) or entry.get("kty") not in ("RSA", "EC", "OKP"):
-            continue
-        if "d" in entry or entry.get("use", "sig") != "sig":
-            continue
-        try:
-            keys.append(import_key(entry))
-        except (JoseError, ValueError, TypeError):
-            continue
-    return keys
 
 
 def _strings(value: Any) -> tuple[str, ...]:
