@@ -16,7 +16,7 @@ from starlette.responses import Response
 
 from bastion import __version__
 from bastion.errors import BastionError, InvalidRequest, MethodNotAllowed, NotFound
-from bastion.gateway.admin import admin_router
+from bastion.gateway.admin import AdminDeps, admin_router
 from bastion.gateway.admin.audit import AdminAudit
 from bastion.gateway.anthropic_routes import anthropic_routes
 from bastion.gateway.http import error_response, json_response
@@ -76,13 +76,15 @@ def create_app(runtime: Runtime, *, hsts: bool = False) -> FastPath:
     app.include_router(sso_router(sso, callers, secure=secure))
     app.include_router(
         admin_router(
-            callers,
-            Directory(runtime.engine),
-            runtime.policies,
-            runtime.clock,
-            lambda _tenant: (runtime.engine, runtime.sealer),
-            runtime.auth_cache.clear,
-            AdminAudit(runtime.audit),
+            AdminDeps(
+                callers=callers,
+                directory=Directory(runtime.engine),
+                policies=runtime.policies,
+                clock=runtime.clock,
+                audit=lambda _tenant: (runtime.engine, runtime.sealer),
+                forget_keys=runtime.auth_cache.clear,
+                audit_log=AdminAudit(runtime.audit),
+            )
         )
     )
 

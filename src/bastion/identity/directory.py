@@ -7,15 +7,13 @@ so one tenant's admin can never read or change another tenant's rows.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Engine, insert, select, update
 
 from bastion.authz import ROLES, canonical_role
-from bastion.identity.keys import generate_key, hash_key
-from bastion.identity.service import IdentityError, IssuedKey, KeyInfo
+from bastion.identity.service import IdentityError, IssuedKey, KeyInfo, insert_key, insert_user
 from bastion.store.schema import ApiKey, SsoIdentityRow, Tenant, User
 from bastion.store.tenancy import bind_lookup, tenant_begin, tenant_connect
 
@@ -79,17 +77,7 @@ class Directory:
             ).first()
             if taken is not None:
                 raise IdentityError("a user with this email exists")
-            user_id = str(uuid.uuid4())
-            conn.execute(
-                insert(User).values(
-                    id=user_id,
-                    tenant_id=tenant_id,
-                    email=email,
-                    role=role,
-                    disabled=False,
-                    created_at=now,
-                )
-            )
+            user_id = insert_user(conn, tenant_id, email, role, now)
         return UserInfo(user_id, email, role, False, now)
 
     def update_user(
@@ -156,17 +144,7 @@ class Directory:
                 if row is None:
                     if not create:
                         return None
-                    user_id = str(uuid.uuid4())
-                    conn.execute(
-                        insert(User).values(
-                            id=user_id,
-                            tenant_id=tenant_id,
-                            email=email,
-                            role=role,
-                            disabled=False,
-                            created_at=now,
-                        )
-                    )
+                    user_id = insert_user(conn, tenant_id, email, role, now)
                     row = conn.execute(_USERS.where(User.id == user_id)).first()
                 assert row is not None
                 conn.execute(
@@ -248,23 +226,9 @@ class Directory:
         user = self.user(tenant_id, user_id)
         if user.disabled:
             raise IdentityError("the user is disabled")
-        key = generate_key()
-        key_id = str(uuid.uuid4())
         with tenant_begin(self._engine, tenant_id) as conn:
-            conn.execute(
-                insert(ApiKey).values(
-                    id=key_id,
-                    prefix=key.prefix,
-                    secret_hash=hash_key(key.full),
-                    tenant_id=tenant_id,
-                    user_id=user_id,
-                    name=name,
-                    created_at=now,
-                    expires_at=expires_at,
-                    revoked_at=None,
-                )
-            )
-        return IssuedKey(key_id, key.prefix, key.full, self.tenant_name(tenant_id), user.email)
+            key_id, prefix, secret = insert_key(conn, tenant_id, user_id, now, name, expires_at)
+        return IssuedKey(key_id, prefix, secret, self.tenant_name(tenant_id), user.email)
 
     def revoke_key(self, tenant_id: str, key_id: str, now: datetime) -> KeyInfo:
         """Revoke one of the tenant's keys (idempotent); its new state."""

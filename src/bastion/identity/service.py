@@ -22,7 +22,16 @@ from bastion.store.rls import require_all_tenants
 from bastion.store.schema import ApiKey, Tenant, User
 from bastion.store.tenancy import bind_lookup, bind_tenant, maintenance
 
-__all__ = ["IdentityError", "IdentityService", "IssuedKey", "KeyInfo", "Principal"]
+__all__ = [
+    "PRINCIPAL_QUERY",
+    "IdentityError",
+    "IdentityService",
+    "IssuedKey",
+    "KeyInfo",
+    "Principal",
+    "insert_key",
+    "insert_user",
+]
 
 
 class IdentityError(ValueError):
@@ -89,7 +98,7 @@ _KEY_BY_PREFIX = select(
     ApiKey.tenant_id,
     ApiKey.user_id,
 ).where(ApiKey.prefix == bindparam("prefix"))
-_PRINCIPAL = (
+PRINCIPAL_QUERY = (
     select(Tenant.name, Tenant.policy, User.email, User.role, User.disabled)
     .join(User, User.tenant_id == Tenant.id)
     .where(Tenant.id == bindparam("tenant_id"), User.id == bindparam("user_id"))
@@ -178,26 +187,12 @@ class IdentityService:
         role = canonical_role(role)
         if role not in ROLES:
             raise IdentityError(f"unknown role {role!r:.40}; known: {', '.join(ROLES)}")
-        key = generate_key()
-        key_id = str(uuid.uuid4())
         with self._engine.begin() as conn:
             tenant_id = _bind_tenant_named(conn, tenant)
             user_id = _ensure_user(conn, tenant_id, user_email, role, now)
-            conn.execute(
-                insert(ApiKey).values(
-                    id=key_id,
-                    prefix=key.prefix,
-                    secret_hash=hash_key(key.full),
-                    tenant_id=tenant_id,
-                    user_id=user_id,
-                    name=name,
-                    created_at=now,
-                    expires_at=expires_at,
-                    revoked_at=None,
-                )
-            )
+            key_id, prefix, secret = insert_key(conn, tenant_id, user_id, now, name, expires_at)
         return IssuedKey(
-            id=key_id, prefix=key.prefix, secret=key.full, tenant=tenant, user_email=user_email
+            id=key_id, prefix=prefix, secret=secret, tenant=tenant, user_email=user_email
         )
 
     def list_keys(self, tenant: str) -> list[KeyInfo]:
@@ -245,7 +240,7 @@ class IdentityService:
                 raise AuthenticationFailed()
             bind_tenant(conn, key.tenant_id)
             found = conn.execute(
-                _PRINCIPAL, {"tenant_id": key.tenant_id, "user_id": key.user_id}
+                PRINCIPAL_QUERY, {"tenant_id": key.tenant_id, "user_id": key.user_id}
             ).first()
         if found is None:
             raise AuthenticationFailed()
@@ -286,6 +281,11 @@ def _ensure_user(conn: Connection, tenant_id: str, email: str, role: str, now: d
     ).scalar()
     if found is not None:
         return str(found)
+    return insert_user(conn, tenant_id, email, role, now)
+
+
+def insert_user(conn: Connection, tenant_id: str, email: str, role: str, now: datetime) -> str:
+    """Add an enabled user to the bound tenant; its new id."""
     user_id = str(uuid.uuid4())
     conn.execute(
         insert(User).values(
@@ -298,3 +298,31 @@ def _ensure_user(conn: Connection, tenant_id: str, email: str, role: str, now: d
         )
     )
     return user_id
+
+
+def insert_key(
+    conn: Connection,
+    tenant_id: str,
+    user_id: str,
+    now: datetime,
+    name: str,
+    expires_at: datetime | None,
+) -> tuple[str, str, str]:
+    """Issue a key for a user of the bound tenant: ``(id, prefix, secret)``; only the
+    secret's hash is stored."""
+    key = generate_key()
+    key_id = str(uuid.uuid4())
+    conn.execute(
+        insert(ApiKey).values(
+            id=key_id,
+            prefix=key.prefix,
+            secret_hash=hash_key(key.full),
+            tenant_id=tenant_id,
+            user_id=user_id,
+            name=name,
+            created_at=now,
+            expires_at=expires_at,
+            revoked_at=None,
+        )
+    )
+    return key_id, key.prefix, key.full

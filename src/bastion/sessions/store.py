@@ -19,10 +19,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, bindparam, insert, select, update
 
+from bastion.identity.service import PRINCIPAL_QUERY
 from bastion.sessions.config import SessionPolicy
 from bastion.sessions.cookies import split_cookie
 from bastion.sessions.errors import SessionInvalid
-from bastion.store.schema import SessionRow, Tenant, User
+from bastion.store.schema import SessionRow, User
 from bastion.store.tenancy import bind_lookup, bind_tenant, tenant_begin, tenant_connect
 
 __all__ = ["TOUCH_EVERY", "IssuedSession", "SessionInfo", "SessionStore"]
@@ -40,11 +41,6 @@ _BY_ID = select(
     SessionRow.expires_at,
     SessionRow.revoked_at,
 ).where(SessionRow.id == bindparam("session_id"))
-_OWNER = (
-    select(Tenant.name, Tenant.policy, User.email, User.role, User.disabled)
-    .join(User, User.tenant_id == Tenant.id)
-    .where(Tenant.id == bindparam("tenant_id"), User.id == bindparam("user_id"))
-)
 
 
 def _hash(secret: str) -> str:
@@ -137,7 +133,7 @@ class SessionStore:
                 raise SessionInvalid()
             bind_tenant(conn, row.tenant_id)
             owner = conn.execute(
-                _OWNER, {"tenant_id": row.tenant_id, "user_id": row.user_id}
+                PRINCIPAL_QUERY, {"tenant_id": row.tenant_id, "user_id": row.user_id}
             ).first()
         if owner is None or owner.disabled:
             raise SessionInvalid()

@@ -48,7 +48,7 @@ from bastion.identity.directory import Directory
 from bastion.identity.service import IdentityError
 from bastion.sessions import csrf_token
 
-__all__ = ["ADMIN_ROUTES", "AdminRoute", "admin_router"]
+__all__ = ["ADMIN_ROUTES", "AdminDeps", "AdminRoute", "admin_router"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,26 +106,30 @@ def _user(u: Any) -> UserOut:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class AdminDeps:
+    """What the admin routes use."""
+
+    callers: Callers
+    directory: Directory
+    policies: PolicyStore
+    clock: Callable[[], datetime]
+    audit: Callable[[str], tuple[Any, Any]]  # tenant id -> (engine, sealer)
+    forget_keys: Callable[[], None]  # drop this process's cache of verified keys
+    audit_log: AdminAudit
+
+
 class _Admin:
     """The handlers, closed over the services they use."""
 
-    def __init__(
-        self,
-        callers: Callers,
-        directory: Directory,
-        policies: PolicyStore,
-        clock: Callable[[], datetime],
-        audit: Callable[[str], tuple[Any, Any]],
-        forget_keys: Callable[[], None],
-        audit_log: AdminAudit,
-    ) -> None:
-        self.forget_keys = forget_keys  # drop this process's cache of verified keys
-        self.audit_log = audit_log
-        self.callers = callers
-        self.directory = directory
-        self.policies = policies
-        self.clock = clock
-        self.audit = audit  # tenant id -> (engine, sealer)
+    def __init__(self, deps: AdminDeps) -> None:
+        self.forget_keys = deps.forget_keys
+        self.audit_log = deps.audit_log
+        self.callers = deps.callers
+        self.directory = deps.directory
+        self.policies = deps.policies
+        self.clock = deps.clock
+        self.audit = deps.audit
 
     def guard(self, permission: str | None) -> Callable[[Request], Awaitable[None]]:
         """The route's dependency: authenticate and check the permission before FastAPI
@@ -368,16 +372,8 @@ class _Admin:
         return NdjsonResponse(out.getvalue())
 
 
-def admin_router(
-    callers: Callers,
-    directory: Directory,
-    policies: PolicyStore,
-    clock: Callable[[], datetime],
-    audit: Callable[[str], tuple[Any, Any]],
-    forget_keys: Callable[[], None],
-    audit_log: AdminAudit,
-) -> APIRouter:
-    admin = _Admin(callers, directory, policies, clock, audit, forget_keys, audit_log)
+def admin_router(deps: AdminDeps) -> APIRouter:
+    admin = _Admin(deps)
     handlers: dict[tuple[str, str], tuple[Callable[..., Awaitable[Any]], Any, int]] = {
         ("GET", "/admin/me"): (admin.me, CallerOut, 200),
         ("GET", "/admin/roles"): (admin.roles, list[RoleOut], 200),
