@@ -13,22 +13,20 @@ from datetime import datetime
 from sqlalchemy import Engine, insert, select, update
 
 from bastion.authz import ROLES, canonical_role
-from bastion.identity.service import IdentityError, IssuedKey, KeyInfo, insert_key, insert_user
+from bastion.identity.service import (
+    KEY_INFO_QUERY,
+    IdentityError,
+    IssuedKey,
+    KeyInfo,
+    insert_key,
+    insert_user,
+)
 from bastion.store.schema import ApiKey, SsoIdentityRow, Tenant, User
 from bastion.store.tenancy import bind_lookup, tenant_begin, tenant_connect
 
 __all__ = ["Directory", "UserInfo"]
 
-_KEYS = select(
-    ApiKey.id,
-    ApiKey.prefix,
-    ApiKey.name,
-    User.email,
-    User.role,
-    ApiKey.created_at,
-    ApiKey.expires_at,
-    ApiKey.revoked_at,
-).join(User, User.id == ApiKey.user_id)
+_KEYS = KEY_INFO_QUERY
 _USERS = select(User.id, User.email, User.role, User.disabled, User.created_at)
 
 

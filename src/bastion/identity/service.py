@@ -23,6 +23,7 @@ from bastion.store.schema import ApiKey, Tenant, User
 from bastion.store.tenancy import bind_lookup, bind_tenant, maintenance
 
 __all__ = [
+    "KEY_INFO_QUERY",
     "PRINCIPAL_QUERY",
     "IdentityError",
     "IdentityService",
@@ -103,7 +104,7 @@ PRINCIPAL_QUERY = (
     .join(User, User.tenant_id == Tenant.id)
     .where(Tenant.id == bindparam("tenant_id"), User.id == bindparam("user_id"))
 )
-_KEY_INFO = select(
+KEY_INFO_QUERY = select(
     ApiKey.id,
     ApiKey.prefix,
     ApiKey.name,
@@ -196,7 +197,7 @@ class IdentityService:
         )
 
     def list_keys(self, tenant: str) -> list[KeyInfo]:
-        query = _KEY_INFO.order_by(ApiKey.created_at, ApiKey.id)
+        query = KEY_INFO_QUERY.order_by(ApiKey.created_at, ApiKey.id)
         with self._engine.connect() as conn:
             tenant_id = _bind_tenant_named(conn, tenant)
             rows = conn.execute(query.where(ApiKey.tenant_id == tenant_id)).all()
@@ -216,7 +217,7 @@ class IdentityService:
             bind_tenant(conn, row.tenant_id)
             if row.revoked_at is None:
                 conn.execute(update(ApiKey).where(ApiKey.id == row.id).values(revoked_at=now))
-            info = conn.execute(_KEY_INFO.where(ApiKey.id == row.id)).one()
+            info = conn.execute(KEY_INFO_QUERY.where(ApiKey.id == row.id)).one()
         return KeyInfo(*info)
 
     # -- authentication -------------------------------------------------------

@@ -45,7 +45,7 @@ from bastion.gateway.callers import Caller, Callers
 from bastion.gateway.openapi import error_responses
 from bastion.gateway.policies import PolicyStore
 from bastion.identity.directory import Directory
-from bastion.identity.service import IdentityError
+from bastion.identity.service import IdentityError, KeyInfo
 from bastion.sessions import csrf_token
 
 __all__ = ["ADMIN_ROUTES", "AdminDeps", "AdminRoute", "admin_router"]
@@ -98,6 +98,20 @@ def _route(request: Request) -> str:
     """``METHOD /path/{param}``: the route's template, not the ids in the URL."""
     route = request.scope.get("route")
     return f"{request.method} {getattr(route, 'path', request.url.path)}"
+
+
+def _key(k: KeyInfo, now: datetime) -> KeyOut:
+    return KeyOut(
+        id=k.id,
+        prefix=k.prefix,
+        name=k.name,
+        user_email=k.user_email,
+        role=k.role,
+        created_at=k.created_at,
+        expires_at=k.expires_at,
+        revoked_at=k.revoked_at,
+        status=k.status(now),
+    )
 
 
 def _user(u: Any) -> UserOut:
@@ -277,20 +291,7 @@ class _Admin:
         everyone = allowed(caller.role, "keys.manage")
         found = await self.run(self.directory.keys, p.tenant_id, None if everyone else p.user_id)
         now = self.clock()
-        return [
-            KeyOut(
-                id=k.id,
-                prefix=k.prefix,
-                name=k.name,
-                user_email=k.user_email,
-                role=k.role,
-                created_at=k.created_at,
-                expires_at=k.expires_at,
-                revoked_at=k.revoked_at,
-                status=k.status(now),
-            )
-            for k in found
-        ]
+        return [_key(k, now) for k in found]
 
     async def create_key(self, request: Request, body: NewKey) -> IssuedKeyOut:
         caller = await self.enter(request, "keys.own")
@@ -317,17 +318,7 @@ class _Admin:
         k = await self.run(self.directory.revoke_key, p.tenant_id, key_id, self.clock())
         self.forget_keys()
         await self.changed(request, caller, "key.revoke", key_id)
-        return KeyOut(
-            id=k.id,
-            prefix=k.prefix,
-            name=k.name,
-            user_email=k.user_email,
-            role=k.role,
-            created_at=k.created_at,
-            expires_at=k.expires_at,
-            revoked_at=k.revoked_at,
-            status=k.status(self.clock()),
-        )
+        return _key(k, self.clock())
 
     # -- sessions ----------------------------------------------------------------------
     async def sessions(self, request: Request) -> list[SessionOut]:
