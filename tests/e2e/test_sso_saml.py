@@ -89,3 +89,14 @@ def test_replayed_foreign_and_unmapped_responses_are_refused(
     assert refused[0] == "bad_state" and refused[-1] == "no_role" and len(refused) == 4
     assert len([b for b in bodies if b["outcome"] == "signed_in"]) == 1
     assert gateway.verify().ok
+
+
+def test_a_malformed_acs_post_is_a_clear_error(gateway: Gateway) -> None:
+    """Too many fields or no body: 400 invalid_request, never a server error."""
+    with httpx.Client(base_url=gateway.base_url, timeout=30) as http:
+        crowded = http.post("/sso/acme/saml/acs", content="&".join(f"f{i}=x" for i in range(50)))
+        assert crowded.status_code == 400
+        assert crowded.json()["error"]["code"] == "invalid_request"
+        assert http.post("/sso/acme/saml/acs").status_code == 400
+        unknown = http.post("/sso/nosuch/saml/acs", data={"SAMLResponse": "x", "RelayState": "y"})
+        assert unknown.status_code == 404

@@ -26,6 +26,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from bastion.errors import InvalidRequest
 from bastion.gateway.callers import Callers
 from bastion.gateway.http import read_body
 from bastion.gateway.openapi import error_responses
@@ -125,7 +126,10 @@ def sso_router(service: SsoService, callers: Callers, *, secure: bool) -> APIRou
     @router.post("/sso/{tenant}/saml/acs", summary="The SAML IdP's response (HTTP-POST)")
     async def saml_acs(request: Request, tenant: str) -> Response:
         body = await read_body(request, _MAX_SAML_POST)
-        form = dict(parse_qsl(body.decode("ascii", errors="replace"), max_num_fields=8))
+        try:
+            form = dict(parse_qsl(body.decode("ascii", errors="replace"), max_num_fields=8))
+        except ValueError:
+            raise InvalidRequest("Expected a SAMLResponse form.") from None
         binding = request.cookies.get(BINDING_COOKIE, "")
         route = "POST /sso/{tenant}/saml/acs"
         return landed(await service.finish_saml(tenant, form, binding, route))
