@@ -20,6 +20,7 @@ __all__ = [
     "PolicyError",
     "default_policy",
     "load_policy",
+    "parse_policy",
 ]
 
 DEFAULT_SYSTEM_PROMPT = (
@@ -93,6 +94,22 @@ class Policy(BaseModel):
 
 def default_policy() -> Policy:
     return Policy()
+
+
+def parse_policy(text: str, name: str, where: str) -> Policy:
+    """Parse and validate a policy's TOML text; ``where`` names it in errors (a file
+    path, "the request body"). Raises :class:`PolicyError`."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"{where}: not valid TOML ({exc})") from None
+    data.setdefault("name", name)
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        raise PolicyError(f"{where}: {loc}: {first['msg']}") from None
 
 
 def load_policy(path: Path) -> Policy:

@@ -192,3 +192,33 @@ def test_an_owner_renames_the_tenant_but_not_onto_another(gateway: Gateway) -> N
         assert renamed.json()["name"] == "acme-corp"
         assert owner.patch("/admin/tenant", json={"name": "bad name!"}).status_code == 400
     assert gateway.identity.tenant_id("acme-corp") == gateway.tenant_id
+
+
+def test_a_policy_written_through_the_api_applies_at_once(gateway: Gateway) -> None:
+    """PUT /admin/policy: a bad policy is refused with the reason and changes nothing;
+    a good one applies to the next request, as a new version each time."""
+    member = gateway.openai()
+    with client(gateway, admin_key(gateway)) as admin:
+        bad = admin.put("/admin/policy", json={"toml": "[sessions]\nidle_minutes = 0\n"})
+        assert bad.status_code == 400 and "idle_minutes" in bad.json()["error"]["message"]
+        assert admin.put("/admin/policy", json={"toml": "input = [\n"}).status_code == 400
+        assert admin.put("/admin/policy", json={"toml": 'input = ["nope"]\n'}).status_code == 400
+        assert admin.get("/admin/tenant").json()["policy"] == "default"
+        written = admin.put("/admin/policy", json={"toml": 'models = ["claude-test"]\n'})
+        assert written.status_code == 200
+        assert written.json()["policy"] == f"@{gateway.tenant_id}:1"
+        assert admin.get("/admin/policy").json()["models"] == ["claude-test"]
+    with pytest.raises(openai.NotFoundError):
+        member.chat.completions.create(
+            model="gpt-test", messages=[{"role": "user", "content": "hi"}]
+        )
+    with client(gateway, admin_key(gateway)) as admin:
+        again = admin.put("/admin/policy", json={"toml": 'models = ["*"]\n'})
+        assert again.json()["policy"] == f"@{gateway.tenant_id}:2"
+    assert (
+        member.chat.completions.create(
+            model="gpt-test", messages=[{"role": "user", "content": "hi"}]
+        )
+        .choices[0]
+        .message.content
+    )

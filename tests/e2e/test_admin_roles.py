@@ -44,6 +44,8 @@ def request_for(
         body = {"disabled": False}
     elif (method, route_path) == ("POST", "/admin/keys"):
         body = {"name": "table test"}
+    elif (method, route_path) == ("PUT", "/admin/policy"):
+        body = {"toml": 'input = ["prompt_size"]\n'}
     elif (method, route_path) == ("PATCH", "/admin/tenant"):
         body = {"name": "acme"}
     elif (method, route_path) == ("PUT", "/admin/tenant/policy"):

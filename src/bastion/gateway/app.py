@@ -30,6 +30,7 @@ from bastion.gateway.routing import FastPath, RouteSpec
 from bastion.gateway.runtime import Runtime
 from bastion.gateway.security_headers import SecurityHeaders
 from bastion.gateway.sso_routes import sso_router
+from bastion.gateway.tenant_policies import TenantPolicies
 from bastion.identity.directory import Directory
 
 __all__ = ["create_app"]
@@ -84,6 +85,7 @@ def create_app(runtime: Runtime, *, hsts: bool = False) -> FastPath:
                 audit=lambda _tenant: (runtime.engine, runtime.sealer),
                 forget_keys=runtime.auth_cache.clear,
                 audit_log=AdminAudit(runtime.audit),
+                tenant_policies=TenantPolicies(runtime.engine),
             )
         )
     )

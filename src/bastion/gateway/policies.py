@@ -9,7 +9,8 @@ from typing import Any
 
 from bastion.authz import Access, parse_access
 from bastion.errors import PolicyUnavailable
-from bastion.policy import Policy, PolicyError, default_policy, load_policy
+from bastion.gateway.tenant_policies import TenantPolicies, tenant_policy_name
+from bastion.policy import Policy, PolicyError, default_policy, load_policy, parse_policy
 from bastion.ratelimit import RateLimits, parse_rate_limits
 from bastion.scanners import Pipeline, ScannerRegistry, Stage, build_pipeline
 from bastion.sessions.config import parse_session_policy
@@ -42,10 +43,21 @@ class PolicyStore:
     under it fail closed instead of running with fewer scanners.
     """
 
-    def __init__(self, policies_dir: Path | None, registry: ScannerRegistry) -> None:
+    def __init__(
+        self,
+        policies_dir: Path | None,
+        registry: ScannerRegistry,
+        *,
+        tenant_policies: TenantPolicies | None = None,
+    ) -> None:
         self._dir = policies_dir
         self._registry = registry
+        self._tenant_policies = tenant_policies
         self._cache: dict[str, ResolvedPolicy] = {}
+
+    def check(self, policy: Policy) -> ResolvedPolicy:
+        """``policy`` resolved with this store's scanners (ValueError on a bad table)."""
+        return resolve_policy(policy, self._registry)
 
     def get(self, name: str) -> ResolvedPolicy:
         found = self._cache.get(name)
@@ -56,8 +68,14 @@ class PolicyStore:
 
     def _load(self, name: str) -> ResolvedPolicy:
         path = self._dir / f"{name}.toml" if self._dir is not None else None
+        versioned = tenant_policy_name(name)
         try:
-            if path is not None and path.is_file():
+            if versioned is not None and self._tenant_policies is not None:
+                body = self._tenant_policies.body(*versioned)
+                if body is None:
+                    raise PolicyError(f"tenant policy {name} not found")
+                policy = parse_policy(body, "tenant", f"tenant policy {name}")
+            elif path is not None and path.is_file():
                 policy = load_policy(path)
             elif name == "default":
                 policy = default_policy()

@@ -19,6 +19,7 @@ from bastion.gateway.chat import ChatService
 from bastion.gateway.http import presented_key
 from bastion.gateway.policies import PolicyStore
 from bastion.gateway.spotlight import generate_boundary
+from bastion.gateway.tenant_policies import TenantPolicies
 from bastion.identity import AuthCache, IdentityService, Principal
 from bastion.identity.directory import Directory
 from bastion.ratelimit import RateLimiter
@@ -102,7 +103,11 @@ class Runtime:
         engine = engine or make_engine(
             settings.database_url, sqlite_synchronous=settings.sqlite_synchronous
         )
-        policies = PolicyStore(settings.policies_dir, registry or default_registry())
+        policies = PolicyStore(
+            settings.policies_dir,
+            registry or default_registry(),
+            tenant_policies=TenantPolicies(engine),
+        )
         keyring = keyring_for(settings, engine, clock)
         sealer = AuditSealer(keyring) if keyring is not None else None
         store = SecretStore(engine, keyring, clock) if keyring is not None else None

@@ -32,6 +32,7 @@ __all__ = [
     "SsoReplayRow",
     "SsoStateRow",
     "Tenant",
+    "TenantPolicyRow",
     "User",
     "UtcDateTime",
 ]
@@ -244,3 +245,17 @@ class SsoIdentityRow(Base):
     subject: Mapped[str] = mapped_column(String(255), primary_key=True)
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class TenantPolicyRow(Base):
+    """A tenant's own policy, written through the admin API: every version kept (the
+    tenant runs under ``@<tenant id>:<version>``), so a change is one new row and the
+    history of what applied when stays."""
+
+    __tablename__ = "tenant_policies"
+
+    tenant_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    created_by: Mapped[str] = mapped_column(String(36))

@@ -13,6 +13,7 @@ __all__ = [
     "NewKey",
     "NewUser",
     "PolicyChange",
+    "PolicyText",
     "RoleOut",
     "SessionOut",
     "TenantChange",
@@ -51,6 +52,14 @@ class TenantChange(_In):
     name: str = Field(
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$",
         description="The tenant's new name (it appears in sign-in URLs: /sso/<name>/...).",
+    )
+
+
+class PolicyText(_In):
+    toml: str = Field(
+        max_length=262_144,
+        description="The whole policy as TOML (the format of a policy file). Checked like "
+        "`bastion scan --policy`; the tenant then runs under it as version N+1.",
     )
 
 

@@ -10,6 +10,7 @@ Disabling a user or changing their role ends their sessions.
 
 from __future__ import annotations
 
+import hashlib
 import io
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from bastion.gateway.admin.models import (
     NewKey,
     NewUser,
     PolicyChange,
+    PolicyText,
     RoleOut,
     SessionOut,
     TenantChange,
@@ -44,8 +46,10 @@ from bastion.gateway.admin.models import (
 from bastion.gateway.callers import Caller, Callers
 from bastion.gateway.openapi import error_responses
 from bastion.gateway.policies import PolicyStore
+from bastion.gateway.tenant_policies import TenantPolicies
 from bastion.identity.directory import Directory
 from bastion.identity.service import IdentityError, KeyInfo
+from bastion.policy import PolicyError, parse_policy
 from bastion.sessions import csrf_token
 
 __all__ = ["ADMIN_ROUTES", "AdminDeps", "AdminRoute", "admin_router"]
@@ -66,6 +70,7 @@ ADMIN_ROUTES: tuple[AdminRoute, ...] = (
     AdminRoute("PATCH", "/admin/tenant", "tenant.manage", "Rename the tenant"),
     AdminRoute("PUT", "/admin/tenant/policy", "policies.write", "Run the tenant under a policy"),
     AdminRoute("GET", "/admin/policy", "policies.read", "The tenant's policy, resolved"),
+    AdminRoute("PUT", "/admin/policy", "policies.write", "Write the tenant's own policy"),
     AdminRoute("GET", "/admin/users", "users.read", "The tenant's users"),
     AdminRoute("POST", "/admin/users", "users.manage", "Add a user"),
     AdminRoute("PATCH", "/admin/users/{user_id}", "users.manage", "Change a role, disable"),
@@ -131,6 +136,7 @@ class AdminDeps:
     audit: Callable[[str], tuple[Any, Any]]  # tenant id -> (engine, sealer)
     forget_keys: Callable[[], None]  # drop this process's cache of verified keys
     audit_log: AdminAudit
+    tenant_policies: TenantPolicies
 
 
 class _Admin:
@@ -144,6 +150,7 @@ class _Admin:
         self.policies = deps.policies
         self.clock = deps.clock
         self.audit = deps.audit
+        self.tenant_policies = deps.tenant_policies
 
     def guard(self, permission: str | None) -> Callable[[Request], Awaitable[None]]:
         """The route's dependency: authenticate and check the permission before FastAPI
@@ -242,6 +249,24 @@ class _Admin:
         await self.changed(request, caller, "tenant.policy", tenant_id, {"policy": body.policy})
         name, policy = await self.run(self.directory.tenant, tenant_id)
         return TenantOut(id=tenant_id, name=name, policy=policy)
+
+    async def write_policy(self, request: Request, body: PolicyText) -> TenantOut:
+        caller = await self.enter(request, "policies.write")
+        tenant_id = caller.principal.tenant_id
+        try:
+            self.policies.check(parse_policy(body.toml, "tenant", "the policy"))
+        except (PolicyError, ValueError) as exc:
+            raise InvalidRequest(f"Invalid policy: {str(exc)[:300]}", param="toml") from None
+        name = await self.run(
+            self.tenant_policies.write, tenant_id, body.toml, caller.principal.user_id, self.clock()
+        )
+        self.forget_keys()  # cached principals still name the previous policy
+        digest = hashlib.sha256(body.toml.encode()).hexdigest()
+        await self.changed(
+            request, caller, "policy.write", tenant_id, {"policy": name, "sha256": digest}
+        )
+        tenant_name, policy = await self.run(self.directory.tenant, tenant_id)
+        return TenantOut(id=tenant_id, name=tenant_name, policy=policy)
 
     async def policy(self, request: Request) -> dict[str, Any]:
         caller = await self.enter(request, "policies.read")
@@ -372,6 +397,7 @@ def admin_router(deps: AdminDeps) -> APIRouter:
         ("PATCH", "/admin/tenant"): (admin.rename, TenantOut, 200),
         ("PUT", "/admin/tenant/policy"): (admin.set_policy, TenantOut, 200),
         ("GET", "/admin/policy"): (admin.policy, dict[str, Any], 200),
+        ("PUT", "/admin/policy"): (admin.write_policy, TenantOut, 200),
         ("GET", "/admin/users"): (admin.users, list[UserOut], 200),
         ("POST", "/admin/users"): (admin.add_user, UserOut, 201),
         ("PATCH", "/admin/users/{user_id}"): (admin.update_user, UserOut, 200),

@@ -1,5 +1,5 @@
-"""Browser sessions, sign-ins in flight, accepted SAML assertion ids and the IdP
-subjects users sign in as (issue 6).
+"""Browser sessions, sign-ins in flight, accepted SAML assertion ids, the IdP subjects
+users sign in as, and policies written through the admin API (issue 6).
 
 Tenant tables: row-level security like the others (see ``bastion.store.rls``);
 ``sessions`` also has the ``session_by_id`` lookup policy (a cookie names its session
@@ -22,7 +22,7 @@ down_revision = "0006"
 branch_labels = None
 depends_on = None
 
-_TABLES = ("sessions", "sso_states", "sso_replay", "sso_identities")
+_TABLES = ("sessions", "sso_states", "sso_replay", "sso_identities", "tenant_policies")
 
 
 def upgrade() -> None:
@@ -83,6 +83,14 @@ def upgrade() -> None:
         sa.Column("created_at", UtcDateTime(), nullable=False),
     )
     op.create_index("ix_sso_identities_user_id", "sso_identities", ["user_id"])
+    op.create_table(
+        "tenant_policies",
+        sa.Column("tenant_id", sa.String(36), primary_key=True),
+        sa.Column("version", sa.Integer(), primary_key=True),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("created_at", UtcDateTime(), nullable=False),
+        sa.Column("created_by", sa.String(36), nullable=False),
+    )
     for table in _TABLES:
         enable_tenant_rls(op, table)
 
@@ -90,6 +98,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     for table in _TABLES:
         disable_tenant_rls(op, table)
+    op.drop_table("tenant_policies")
     op.drop_table("sso_identities")
     op.drop_table("sso_replay")
     op.drop_table("sso_states")
