@@ -134,6 +134,9 @@ def test_step_up_refreshes_the_same_session(gateway: Gateway, sso: OidcProvider)
         token = browser.get("/admin/me").json()["csrf_token"]
         refused = browser.post("/admin/keys", json={}, headers={"x-csrf-token": token})
         assert refused.json()["error"]["code"] == "step_up_required"
+        begin = browser.get("/sso/acme/oidc/login?step_up=true")
+        assert "prompt=login" in begin.headers["location"]  # the IdP must ask again
+        assert "max_age=0" in begin.headers["location"]
         again = sign_in(gateway, sso, browser, "alice", step_up="true")
         assert again.status_code == 302 and COOKIE_NAME not in again.cookies
         made = browser.post("/admin/keys", json={}, headers={"x-csrf-token": token})

@@ -132,9 +132,11 @@ class OidcClient:
             self._metadata = (now, doc)
             return doc
 
-    async def begin(self, redirect_uri: str) -> LoginStart:
+    async def begin(self, redirect_uri: str, *, force: bool = False) -> LoginStart:
         """Start a sign-in: an authorization URL (code flow, S256 PKCE, fresh random
-        state and nonce) and the values the caller must keep for :meth:`complete`."""
+        state and nonce) and the values the caller must keep for :meth:`complete`.
+        ``force`` (step-up) asks the IdP to authenticate the person again, not to reuse
+        its own session (``prompt=login``, ``max_age=0``)."""
         meta = await self.metadata()
         state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         verifier = secrets.token_urlsafe(64)
@@ -151,6 +153,9 @@ class OidcClient:
             params["nonce"] = nonce
         if self.config.max_age_minutes is not None:
             params["max_age"] = str(self.config.max_age_minutes * 60)
+        if force:
+            params["prompt"] = "login"
+            params["max_age"] = "0"
         endpoint = str(meta["authorization_endpoint"])
         url = f"{endpoint}{'&' if '?' in endpoint else '?'}{urlencode(params)}"
         return LoginStart(url=url, state=state, nonce=nonce, code_verifier=verifier)

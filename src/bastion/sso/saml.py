@@ -237,9 +237,10 @@ class SamlServiceProvider:
         )
         return xml.decode("utf-8") if isinstance(xml, bytes) else str(xml)
 
-    def begin(self, relay_state: str = "") -> tuple[str, str]:
+    def begin(self, relay_state: str = "", *, force: bool = False) -> tuple[str, str]:
         """(IdP URL to redirect the browser to, AuthnRequest id to keep server-side).
-        ``relay_state`` must be an opaque handle of at most 80 bytes, not a URL to trust."""
+        ``relay_state`` must be an opaque handle of at most 80 bytes, not a URL to trust.
+        ``force`` (step-up) sets ForceAuthn: the IdP must authenticate the person again."""
         if len(relay_state.encode("utf-8")) > MAX_RELAY_STATE_BYTES:
             raise ValueError("relay_state must be at most 80 bytes")
         signed = self._config.sp_key_file is not None
@@ -251,6 +252,7 @@ class SamlServiceProvider:
             sign=signed,
             sigalg=_SIG_RSA_SHA256 if signed else None,
             digest_alg=_DIGEST_SHA256 if signed else None,
+            **({"force_authn": "true"} if force else {}),
         )
         location = dict(info["headers"])["Location"]
         return str(location), str(request_id)

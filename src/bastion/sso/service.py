@@ -228,7 +228,7 @@ class SsoService:
         tenant_id, policy = await self.tenant(tenant)
         client, _ = await self.oidc(tenant_id, policy)
         try:
-            start = await client.begin(self.redirect_uri(tenant))
+            start = await client.begin(self.redirect_uri(tenant), force=step_up_of is not None)
         except SsoError as exc:
             raise SignInFailed(exc.code) from None
         binding = secrets.token_urlsafe(24)
@@ -250,7 +250,8 @@ class SsoService:
         tenant_id, policy = await self.tenant(tenant)
         provider = await self.saml(tenant_id, policy)
         relay = secrets.token_urlsafe(24)
-        url, request_id = await anyio.to_thread.run_sync(provider.begin, relay)
+        force = step_up_of is not None
+        url, request_id = await anyio.to_thread.run_sync(lambda: provider.begin(relay, force=force))
         binding = secrets.token_urlsafe(24)
         login = LoginState(
             "saml",
@@ -345,7 +346,11 @@ class SsoService:
         if user is None:
             raise SignInFailed("no_user")
         if login.session_id is not None:
-            # Step-up: the same person signed in again; their session gets the new time.
+            # Step-up: the same person signed in again, just now (the IdP was asked to
+            # authenticate afresh; one that reused an old sign-in is refused).
+            window = parse_session_policy(self._policies.get(policy).policy.sessions).step_up
+            if now - identity.authenticated_at > window:
+                raise SignInFailed("stale_auth")
             owned = await anyio.to_thread.run_sync(self._sessions.open_sessions, tenant_id, user.id)
             if login.session_id not in {row["id"] for row in owned}:
                 raise SignInFailed("step_up_other_user")
