@@ -1,0 +1,295 @@
+"""The query guard: one model-written SQL statement in, a refusal or a safe rewrite out.
+
+The model is untrusted, so :func:`check` assumes the SQL is hostile and refuses anything
+it does not fully understand. It parses with sqlglot in the source's dialect and then:
+
+1. refuses more than one statement, anything but a ``SELECT`` (or a set operation of
+   them), MySQL executable comments, ``INTO``, locking clauses, ``WITH RECURSIVE`` and
+   every expression class, function, argument and ``CAST`` type not allow-listed in
+   :mod:`bastion.datasources._guard_rules`;
+2. resolves every table reference (``FROM``, joins, subqueries anywhere, CTE bodies,
+   set-operation branches, ``LATERAL``) against the CTEs in scope and then the policy's
+   allow-list, and replaces each real one by ``(SELECT <visible columns, masked ones as
+   '***'> FROM <table> WHERE <row filter>) AS <alias>``: the model's own ``WHERE ... OR
+   1=1`` sits outside that subquery and cannot widen it, and no column it may not see
+   is reachable;
+3. caps rows with a ``LIMIT`` on the outermost query (lowering a larger literal one);
+4. regenerates the SQL from the tree, comments dropped and every identifier quoted (so
+   ``user`` is a column, never the session user), and checks the text parses back to
+   itself.
+
+The statement is executed as rewritten, never as the model wrote it. Timeouts are the
+executor's job (``statement_timeout``, ``max_execution_time``): the guard bounds what
+is read, not how long it takes. Postgres must run with ``standard_conforming_strings``
+on (the default) and MySQL without ``NO_BACKSLASH_ESCAPES`` nor ``ANSI_QUOTES``, as
+sqlglot writes string literals for those settings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+from sqlglot import TokenType, exp
+from sqlglot.dialects.dialect import Dialect
+from sqlglot.errors import ErrorLevel, SqlglotError
+from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
+
+from bastion.datasources._guard_policy import GuardPolicy, table_key
+from bastion.datasources._guard_rules import (
+    ALLOWED_ARGS,
+    ALLOWED_FUNCTIONS,
+    ALLOWED_NODES,
+    ALLOWED_TYPES,
+    CATALOG_PREFIXES,
+    CATALOG_SCHEMAS,
+    DENIED_FUNCTIONS,
+)
+
+# MySQL and MariaDB run the text of /*! ... */ and /*M! ... */, and /*+ ... */ sets hints.
+_EXECUTABLE_COMMENT = re.compile(r"/\*\s*(?:!|\+|M!)", re.IGNORECASE)
+_WRITES = (exp.DML, exp.DDL, exp.Command, exp.Copy, exp.Set, exp.Pragma, exp.Transaction)
+_ARG_REASONS = {"into": "select_into", "locks": "locking_clause"}
+_QUERY_START = frozenset({TokenType.SELECT, TokenType.WITH, TokenType.L_PAREN})
+_FILE_WORDS = frozenset({"OUTFILE", "DUMPFILE"})
+
+
+@dataclass(frozen=True)
+class GuardResult:
+    """The guard's decision on one statement.
+
+    ``reason`` is ``"ok"`` or a stable refusal code (``multiple_statements``,
+    ``not_select``, ``unknown_table``, ``catalog_access``, ``column_not_allowed``,
+    ``forbidden_function``, ``forbidden_type``, ``parse_error``, ``into_outfile``,
+    ``select_into``, ``recursive_cte``, ``locking_clause``, ``executable_comment``,
+    ``unsupported_syntax``, ``too_long``, ``too_complex``, ``internal_error``). ``sql``
+    is the rewritten statement to execute (empty when refused); ``tables`` the
+    allow-listed tables it reads; ``query_hash`` the SHA-256 of the model's text, for
+    the audit log (which never holds the SQL itself).
+    """
+
+    allowed: bool
+    reason: str
+    sql: str
+    tables: tuple[str, ...]
+    query_hash: str
+
+
+class _Refused(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def check(sql: str, policy: GuardPolicy) -> GuardResult:
+    """Refuse ``sql`` or return it rewritten to read only what ``policy`` allows.
+
+    Never raises on any input text: every failure, including one inside sqlglot, is a
+    refusal.
+    """
+    digest = hashlib.sha256(sql.encode("utf-8", "surrogatepass")).hexdigest()
+    try:
+        rewritten, tables = _check(sql, policy)
+    except _Refused as refused:
+        return GuardResult(False, refused.reason, "", (), digest)
+    except RecursionError:
+        return GuardResult(False, "too_complex", "", (), digest)
+    except Exception:  # fail closed: a bug or sqlglot surprise must refuse, not allow
+        return GuardResult(False, "internal_error", "", (), digest)
+    return GuardResult(True, "ok", rewritten, tables, digest)
+
+
+def _check(sql: str, policy: GuardPolicy) -> tuple[str, tuple[str, ...]]:
+    if len(sql) > policy.max_sql_chars:
+        raise _Refused("too_long")
+    if policy.dialect == "mysql" and _EXECUTABLE_COMMENT.search(sql):
+        raise _Refused("executable_comment")
+    root = _parse_one(sql, policy)
+    _validate(root, policy)
+    root = normalize_identifiers(root, dialect=policy.dialect)
+    tables = _rewrite_tables(root, policy)
+    _cap_rows(root, policy.row_cap)
+    out = _generate(root, policy)
+    if _generate(_parse_one(out, policy), policy) != out:
+        raise _Refused("internal_error")
+    return out, tables
+
+
+def _parse_one(sql: str, policy: GuardPolicy) -> exp.Query:
+    """The one ``SELECT`` in ``sql``. Statement count and kind are read off the tokens
+    first, so sqlglot never falls back to (and logs) a raw ``Command``."""
+    dialect = Dialect.get_or_raise(policy.dialect)
+    try:
+        tokens = dialect.tokenize(sql)
+    except SqlglotError:
+        raise _Refused("parse_error") from None
+    kinds = [token.token_type for token in tokens]
+    while kinds and kinds[-1] is TokenType.SEMICOLON:
+        kinds.pop()
+    if not kinds:
+        raise _Refused("parse_error")
+    if TokenType.SEMICOLON in kinds:
+        raise _Refused("multiple_statements")
+    if kinds[0] not in _QUERY_START:
+        raise _Refused("not_select")
+    try:
+        parsed = dialect.parser(error_level=ErrorLevel.RAISE).parse(tokens, sql)
+    except SqlglotError:
+        words = {t.text.upper() for t in tokens if t.token_type is not TokenType.STRING}
+        raise _Refused("into_outfile" if words & _FILE_WORDS else "parse_error") from None
+    statements = [s for s in parsed if s is not None]
+    if len(statements) != 1:  # pragma: no cover - the semicolon check above
+        raise _Refused("multiple_statements")
+    root = statements[0]
+    if not isinstance(root, (exp.Select, exp.SetOperation)):
+        raise _Refused("not_select")
+    return root
+
+
+def _validate(root: exp.Expr, policy: GuardPolicy) -> None:
+    for node in root.walk():
+        kind = type(node)
+        allowed_args = ALLOWED_ARGS.get(kind)
+        if allowed_args is not None:
+            for name, value in node.args.items():
+                if value not in (None, False, []) and name not in allowed_args:
+                    raise _Refused(_ARG_REASONS.get(name, "unsupported_syntax"))
+        if kind in ALLOWED_NODES:
+            if isinstance(node, exp.With) and node.args.get("recursive"):
+                raise _Refused("recursive_cte")
+            if isinstance(node, exp.DataType) and node.this not in ALLOWED_TYPES:
+                raise _Refused("forbidden_type")
+            continue
+        if isinstance(node, exp.Anonymous):
+            name = node.name.lower()
+            if name in policy.functions and name not in DENIED_FUNCTIONS:
+                continue
+            raise _Refused("forbidden_function")
+        if kind in ALLOWED_FUNCTIONS:
+            continue
+        raise _Refused(_node_reason(node))
+
+
+def _node_reason(node: exp.Expr) -> str:
+    if isinstance(node, exp.Into):
+        return "select_into"
+    if isinstance(node, exp.Lock):
+        return "locking_clause"
+    if isinstance(node, exp.ObjectIdentifier):
+        return "forbidden_type"
+    if isinstance(node, exp.Func):
+        return "forbidden_function"
+    if isinstance(node, _WRITES):
+        return "not_select"
+    return "unsupported_syntax"
+
+
+def _rewrite_tables(root: exp.Query, policy: GuardPolicy) -> tuple[str, ...]:
+    """Replace every real table reference by its filtered subquery; see the module doc."""
+    real: list[tuple[exp.Table, str]] = []
+    columns: list[exp.Column] = []
+    defined: set[str] = set()
+    stack: list[tuple[exp.Expr, frozenset[str]]] = [(root, frozenset())]
+    while stack:
+        node, ctes = stack.pop()
+        if isinstance(node, exp.Table):
+            key = _resolve(node, ctes, policy)
+            if key is not None:
+                real.append((node, key))
+            continue
+        if isinstance(node, exp.Column):
+            columns.append(node)
+        elif isinstance(node, exp.Alias):
+            defined.add(node.alias.lower())
+        elif isinstance(node, exp.TableAlias):
+            defined.add(node.name.lower())
+            defined.update(col.name.lower() for col in node.columns)
+        with_ = node.args.get("with_") if isinstance(node, exp.Query) else None
+        if isinstance(with_, exp.With):
+            for cte in with_.expressions:
+                stack.append((cte, ctes))
+                ctes = ctes | {cte.alias}
+        for name, value in node.args.items():
+            if name == "with_":
+                continue
+            for child in value if isinstance(value, list) else [value]:
+                if isinstance(child, exp.Expr):
+                    stack.append((child, ctes))
+    _check_columns(columns, real, defined, policy)
+    for table, key in real:
+        source = policy.source(key)
+        if source is None:  # pragma: no cover - _resolve only returns known keys
+            raise _Refused("unknown_table")
+        alias = table.args.get("alias")
+        if not isinstance(alias, exp.TableAlias):
+            alias = exp.TableAlias(this=exp.to_identifier(table.name))
+        table.replace(exp.Subquery(this=source, alias=alias.copy()))
+    return tuple(sorted({key for _, key in real}))
+
+
+def _resolve(table: exp.Table, ctes: frozenset[str], policy: GuardPolicy) -> str | None:
+    """The policy key of a real table, or ``None`` for a CTE in scope; refuses others."""
+    if not isinstance(table.this, exp.Identifier):
+        raise _Refused("unsupported_syntax")
+    qualified = bool(table.args.get("db") or table.args.get("catalog"))
+    if not qualified and table.name in ctes:
+        return None
+    key = table_key(table)
+    if policy.knows(key):
+        return key
+    parts = [part.name.lower() for part in table.parts]
+    if parts[0] in CATALOG_SCHEMAS or parts[-1].startswith(CATALOG_PREFIXES):
+        raise _Refused("catalog_access")
+    raise _Refused("unknown_table")
+
+
+def _check_columns(
+    columns: list[exp.Column],
+    real: list[tuple[exp.Table, str]],
+    defined: set[str],
+    policy: GuardPolicy,
+) -> None:
+    """Name a column the model may not see. The subqueries are the real enforcement:
+    this only turns a database error into a clear refusal."""
+    by_alias: dict[str, set[str]] = {}
+    for table, key in real:
+        by_alias.setdefault(table.alias_or_name.lower(), set()).add(key)
+    every = {key for _, key in real}
+    for column in columns:
+        name = column.name.lower()
+        if isinstance(column.this, exp.Star):
+            continue
+        keys = by_alias.get(column.table.lower(), set()) if column.table else every
+        if not keys or (not column.table and name in defined):
+            continue
+        visible = [policy.visible_columns(key) for key in keys]
+        if all(v is not None and name not in v for v in visible):
+            raise _Refused("column_not_allowed")
+
+
+def _cap_rows(root: exp.Query, row_cap: int) -> None:
+    """``LIMIT row_cap`` on the outermost query, or a lower literal one the model set.
+
+    Not ``SELECT * FROM (...) LIMIT``: MySQL may drop a derived table's ``ORDER BY`` and
+    refuses its duplicate column names."""
+    for name in ("limit", "offset"):
+        clause = root.args.get(name)
+        if clause is not None and not _int_literal(clause.expression):
+            raise _Refused("unsupported_syntax")
+    limit = root.args.get("limit")
+    if limit is None or int(limit.expression.this) > row_cap:
+        root.set("limit", exp.Limit(expression=exp.Literal.number(row_cap)))
+
+
+def _int_literal(node: exp.Expr | None) -> bool:
+    return isinstance(node, exp.Literal) and not node.is_string and node.this.isdigit()
+
+
+def _generate(root: exp.Expr, policy: GuardPolicy) -> str:
+    return root.sql(
+        dialect=policy.dialect,
+        identify=True,
+        comments=False,
+        unsupported_level=ErrorLevel.RAISE,
+    )
