@@ -12,7 +12,12 @@ from typing import cast
 from sqlalchemy import Table
 
 from bastion.crypto.rotation import SealedColumn
-from bastion.store.schema import AuditRecord, PseudonymVaultRow, SealedSecret
+from bastion.store.schema import (
+    AuditRecord,
+    DataSourceRow,
+    PseudonymVaultRow,
+    SealedSecret,
+)
 
 __all__ = ["SEALED_COLUMNS"]
 
@@ -20,4 +25,5 @@ SEALED_COLUMNS: tuple[SealedColumn, ...] = (
     SealedColumn(cast(Table, AuditRecord.__table__), "audit", blob="sealed", aad_column="hash"),
     SealedColumn(cast(Table, SealedSecret.__table__), "app", blob="sealed", aad_column="id"),
     SealedColumn(cast(Table, PseudonymVaultRow.__table__), "app", blob="sealed", aad_column="id"),
+    SealedColumn(cast(Table, DataSourceRow.__table__), "app", blob="sealed_url", aad_column="id"),
 )

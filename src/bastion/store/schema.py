@@ -25,6 +25,8 @@ __all__ = [
     "AuditRecord",
     "Base",
     "DataKey",
+    "DataSourceRow",
+    "DataSourceShareRow",
     "PseudonymVaultRow",
     "SealedSecret",
     "SessionRow",
@@ -259,3 +261,38 @@ class TenantPolicyRow(Base):
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     created_by: Mapped[str] = mapped_column(String(36))
+
+
+class DataSourceRow(Base):
+    """A database a user connected for querying (issue 7). The connection URL, with its
+    password, is sealed under the tenant's ``app`` data key bound to ``id``; ``config``
+    is the JSON guard configuration (tables, columns, masks, row filters)."""
+
+    __tablename__ = "data_sources"
+    __table_args__ = (UniqueConstraint("tenant_id", "name", name="uq_data_sources_name"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(36), index=True)
+    owner_user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(16))
+    sealed_url: Mapped[bytes] = mapped_column(LargeBinary)
+    config: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class DataSourceShareRow(Base):
+    """One explicit share of a data source, to a user (by id) or to a role."""
+
+    __tablename__ = "data_source_shares"
+
+    tenant_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    source_id: Mapped[str] = mapped_column(
+        ForeignKey("data_sources.id", ondelete="CASCADE"), primary_key=True
+    )
+    grantee_kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    grantee: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())

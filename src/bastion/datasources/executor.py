@@ -1,0 +1,266 @@
+"""Runs guarded SQL on a data source: the second wall behind the query guard.
+
+The guard (:mod:`bastion.datasources.guard`) rewrites what the model wrote; this module
+runs the rewrite as if the guard had failed, so that a guard bug still cannot write,
+run for ever, or return unbounded rows:
+
+* PostgreSQL: ``SET TRANSACTION READ ONLY`` and ``SET LOCAL statement_timeout``; the
+  statement goes through the extended protocol (``prepare=True``), which takes exactly
+  one statement, so ``...; COMMIT; DELETE ...`` does not parse. Rolled back, which also
+  undoes any session ``SET`` the statement made.
+* MySQL / MariaDB: ``SET SESSION TRANSACTION READ ONLY`` (DDL implicitly commits a
+  ``START TRANSACTION READ ONLY`` and would then run; the session setting holds it)
+  and ``START TRANSACTION READ ONLY``; ``max_statement_time`` (MariaDB, seconds) or
+  ``max_execution_time`` (MySQL, ms, SELECTs only). pymysql sends one statement per
+  call (no ``MULTI_STATEMENTS``); ``LOCAL INFILE`` is off.
+* SQLite: opened ``file:...?mode=ro`` (``uri=True``), an authorizer refusing
+  ``ATTACH``, ``DETACH`` and ``PRAGMA``, a progress handler for the timeout. Python's
+  ``sqlite3`` runs one statement per call.
+
+At most ``row_cap + 1`` rows are fetched, to report ``truncated``. The least privilege
+is the database login in the source's URL: connect sources with a read-only role.
+
+Exceptions::
+
+    Exception
+     +- QueryFailed   code: timeout | read_only_violation | denied | db_error | unreachable
+
+Its message is fixed per code: never the SQL, never the server's text (which can
+echo data), never the URL.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol, cast
+from urllib.parse import quote
+
+import psycopg
+from sqlalchemy import Connection, Engine, create_engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.pool import NullPool
+
+from bastion.datasources.sources import Source
+
+__all__ = ["CODES", "Executor", "QueryFailed", "QueryResult"]
+
+CODES = {
+    "timeout": "the query ran longer than its time limit",
+    "read_only_violation": "the query tried to write; data sources are read-only",
+    "denied": "the database refused the query (not permitted)",
+    "db_error": "the database could not run the query",
+    "unreachable": "the data source could not be reached",
+}
+_PG_CODES = {"57014": "timeout", "25006": "read_only_violation", "42501": "denied"}
+_MYSQL_CODES = {
+    1792: "read_only_violation",  # ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION
+    1969: "timeout",  # MariaDB ER_STATEMENT_TIMEOUT
+    3024: "timeout",  # MySQL ER_QUERY_TIMEOUT
+    1317: "timeout",  # ER_QUERY_INTERRUPTED
+    1044: "denied",
+    1142: "denied",
+    1143: "denied",
+    1227: "denied",
+    1045: "unreachable",  # access denied for user: the credentials are wrong
+    1049: "unreachable",  # unknown database
+    2002: "unreachable",
+    2003: "unreachable",
+    2006: "unreachable",
+    2013: "unreachable",
+}
+_SQLITE_CODES = {9: "timeout", 8: "read_only_violation", 23: "denied", 14: "unreachable"}
+# sqlite3 authorizer action codes refused on top of mode=ro.
+_SQLITE_DENIED = frozenset({sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH, sqlite3.SQLITE_PRAGMA})
+_PROGRESS_STEPS = 1000
+
+
+class QueryFailed(Exception):
+    """A data source query failed; ``code`` is one of :data:`CODES`."""
+
+    def __init__(self, code: str) -> None:
+        if code not in CODES:
+            code = "db_error"
+        self.code = code
+        super().__init__(CODES[code])
+
+
+@dataclass(frozen=True, slots=True)
+class QueryResult:
+    """Rows of one query: at most ``row_cap``; ``truncated`` when more were there."""
+
+    columns: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
+    row_count: int
+    truncated: bool
+
+
+class Executor:
+    """Runs guarded statements; one connection pool per source id, until :meth:`close`.
+
+    ``monotonic`` is the clock of SQLite's timeout (the servers time out on their own).
+    """
+
+    def __init__(
+        self,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        connect_timeout_s: int = 5,
+    ) -> None:
+        self._monotonic = monotonic
+        self._connect_timeout_s = connect_timeout_s
+        self._engines: dict[str, Engine] = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"Executor(sources={len(self._engines)})"
+
+    def close(self) -> None:
+        """Close every pool."""
+        with self._lock:
+            engines, self._engines = list(self._engines.values()), {}
+        for engine in engines:
+            engine.dispose()
+
+    def run(
+        self, source: Source, guarded_sql: str, *, timeout_ms: int, row_cap: int
+    ) -> QueryResult:
+        """Run one statement read-only; :class:`QueryFailed` on any database error."""
+        if timeout_ms < 1 or row_cap < 1:
+            raise ValueError("timeout_ms and row_cap must be at least 1")
+        try:
+            conn = self._engine(source).connect()
+        except SQLAlchemyError:
+            raise QueryFailed("unreachable") from None
+        driver_error: type[Exception] = conn.dialect.loaded_dbapi.Error
+        try:
+            with conn:
+                cursor = self._begin(conn, source, timeout_ms)
+                try:
+                    cursor.execute(guarded_sql)
+                    return _fetch(cursor, row_cap)
+                finally:
+                    _end(conn, source)
+        except (DBAPIError, driver_error) as error:
+            raise QueryFailed(_code(source, error)) from None
+
+    def _engine(self, source: Source) -> Engine:
+        with self._lock:
+            engine = self._engines.get(source.id)
+            if engine is None:
+                engine = self._engines[source.id] = self._create(source)
+            return engine
+
+    def _create(self, source: Source) -> Engine:
+        url = source.url.reveal()
+        timeout = self._connect_timeout_s
+        if source.kind == "postgres":
+            args: dict[str, Any] = {"connect_timeout": timeout}
+            return create_engine(url, pool_pre_ping=True, connect_args=args)
+        if source.kind == "mysql":
+            args = {"connect_timeout": timeout, "local_infile": False}
+            return create_engine(url, pool_pre_ping=True, connect_args=args)
+        path = make_url(url).database or ""
+        uri = f"file:{quote(path)}?mode=ro"
+
+        def open_read_only() -> sqlite3.Connection:
+            return sqlite3.connect(uri, uri=True, timeout=timeout, check_same_thread=False)
+
+        return create_engine("sqlite://", creator=open_read_only, poolclass=NullPool)
+
+    def _begin(self, conn: Connection, source: Source, timeout_ms: int) -> _Cursor:
+        raw = conn.connection.driver_connection
+        if source.kind == "postgres":
+            pg = cast(psycopg.Connection[Any], raw)
+            pg.execute(b"SET TRANSACTION READ ONLY")
+            pg.execute(b"SET LOCAL statement_timeout = %d" % int(timeout_ms))
+            return _PreparedCursor(pg.cursor())
+        if source.kind == "mysql":
+            cursor = conn.connection.cursor()
+            if getattr(conn.dialect, "is_mariadb", False):
+                cursor.execute(f"SET SESSION max_statement_time = {int(timeout_ms) / 1000:.3f}")
+            else:
+                cursor.execute(f"SET SESSION max_execution_time = {int(timeout_ms)}")
+            cursor.execute("SET SESSION TRANSACTION READ ONLY")
+            cursor.execute("START TRANSACTION READ ONLY")
+            return cast(_Cursor, cursor)
+        lite = cast(sqlite3.Connection, raw)
+        deadline = self._monotonic() + timeout_ms / 1000
+
+        def progress() -> int:
+            return 1 if self._monotonic() >= deadline else 0
+
+        lite.set_authorizer(_sqlite_authorizer)
+        lite.set_progress_handler(progress, _PROGRESS_STEPS)
+        return lite.cursor()
+
+
+class _Cursor(Protocol):
+    """What the executor needs of a DB-API cursor."""
+
+    @property
+    def description(self) -> Any: ...
+
+    def execute(self, sql: str, /) -> object: ...
+
+    def fetchmany(self, size: int, /) -> list[Any]: ...
+
+
+class _PreparedCursor:
+    """A psycopg cursor sending each statement through the extended protocol."""
+
+    def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
+        self._cursor = cursor
+
+    @property
+    def description(self) -> Any:
+        return self._cursor.description
+
+    def execute(self, sql: str) -> object:
+        return self._cursor.execute(sql.encode("utf-8"), prepare=True)
+
+    def fetchmany(self, size: int) -> list[Any]:
+        return self._cursor.fetchmany(size)
+
+
+def _fetch(cursor: _Cursor, row_cap: int) -> QueryResult:
+    if cursor.description is None:  # not a query (a guard bypass that ran harmlessly)
+        return QueryResult((), (), 0, False)
+    columns = tuple(str(column[0]) for column in cursor.description)
+    rows = [tuple(row) for row in cursor.fetchmany(row_cap + 1)]
+    truncated = len(rows) > row_cap
+    rows = rows[:row_cap]
+    return QueryResult(columns, tuple(rows), len(rows), truncated)
+
+
+def _end(conn: Connection, source: Source) -> None:
+    raw = conn.connection.driver_connection
+    if source.kind == "sqlite":
+        lite = cast(sqlite3.Connection, raw)
+        lite.set_authorizer(None)
+        lite.set_progress_handler(None, 0)
+    conn.connection.rollback()
+
+
+def _sqlite_authorizer(action: int, *_: object) -> int:
+    return sqlite3.SQLITE_DENY if action in _SQLITE_DENIED else sqlite3.SQLITE_OK
+
+
+def _code(source: Source, error: BaseException) -> str:
+    orig = error.orig if isinstance(error, DBAPIError) else error
+    if source.kind == "postgres":
+        state = getattr(orig, "sqlstate", None) or ""
+        if state in _PG_CODES:
+            return _PG_CODES[state]
+        invalidated = isinstance(error, DBAPIError) and error.connection_invalidated
+        return "unreachable" if state.startswith("08") or invalidated else "db_error"
+    if source.kind == "mysql":
+        args = getattr(orig, "args", ())
+        errno = args[0] if args and isinstance(args[0], int) else 0
+        return _MYSQL_CODES.get(errno, "db_error")
+    errcode = getattr(orig, "sqlite_errorcode", 0)
+    return _SQLITE_CODES.get(errcode & 0xFF if isinstance(errcode, int) else 0, "db_error")
