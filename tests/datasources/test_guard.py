@@ -158,9 +158,17 @@ def test_hostile_table_is_large_enough() -> None:
 
 def test_guard_logs_nothing(caplog: pytest.LogCaptureFixture) -> None:
     """No log line carries the model's SQL (sqlglot's Command fallback would)."""
+    fallbacks = [
+        "WITH t AS (SET customer_id = 1) SELECT * FROM orders",  # sqlglot's Command fallback
+        "SELECT * FROM orders WHERE = 1",
+        "SELECT id FROM orders WHERE id IN (SHOW TABLES)",
+    ]
     with caplog.at_level(logging.DEBUG):
         for case in HOSTILE:
             check(case.sql, policy(case.dialect))
+        for sql in fallbacks:
+            for dialect in ("postgres", "mysql", "sqlite"):
+                assert not check(sql, policy(dialect)).allowed
     assert caplog.records == []
 
 
@@ -275,3 +283,36 @@ def test_mutated_queries_stay_inside_the_allow_list(
         ctes = {cte.alias for cte in tree.find_all(exp.CTE)}
         assert {t.name for t in tree.find_all(exp.Table)} <= ALLOWED_TABLES | ctes
         assert "ssn" not in {c.name for c in tree.find_all(exp.Column)}
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+@pytest.mark.parametrize(
+    "sql",
+    [
+        *VALID,
+        "SELECT r.label, count(*) FROM orders o JOIN regions r ON r.name = o.region "
+        "WHERE o.amount > 1.5 GROUP BY r.label ORDER BY 2 DESC LIMIT 5",
+        "SELECT id FROM orders WHERE customer = 'it''s' OR region = 'a\"b'",
+    ],
+)
+def test_rewrite_parses_back_to_itself(dialect: str, sql: str) -> None:
+    """The rewrite (its filtered subqueries spliced in as text) reads back unchanged."""
+    result = check(sql, policy(dialect))
+    assert result.allowed, result.reason
+    again = sqlglot.parse_one(result.sql, read=dialect)
+    assert again.sql(dialect=dialect, identify=True, comments=False) == result.sql
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_bare_select_is_refused(dialect: str) -> None:
+    """A SELECT left with no select list and no FROM (a comment ate it) is a parse error."""
+    result = check("SELECT -- id, amount FROM orders", policy(dialect))
+    assert (result.allowed, result.reason) == (False, "parse_error")
+
+
+def test_quoted_text_takes_the_round_trip(db: sqlite3.Connection) -> None:
+    """Literals with quotes are allowed, checked by re-parsing, and stay literals."""
+    sql = "SELECT id FROM orders WHERE customer <> 'x'' OR ''1''=''1' ORDER BY id"
+    result = check(sql, policy("sqlite"))
+    assert result.allowed, result.reason
+    assert db.execute(result.sql).fetchall() == [(1,), (4,), (6,)]

@@ -14,10 +14,10 @@ from typing import Literal
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import SqlglotError
+from sqlglot.errors import ErrorLevel, SqlglotError
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
-from bastion.datasources._guard_rules import DENIED_FUNCTIONS
+from bastion.datasources._guard_rules import DENIED_FUNCTIONS, plain_args
 
 Dialect = Literal["postgres", "mysql", "sqlite"]
 DIALECTS: frozenset[str] = frozenset({"postgres", "mysql", "sqlite"})
@@ -58,6 +58,8 @@ class GuardPolicy:
     max_sql_chars: int = 20_000
     _sources: Mapping[str, exp.Select] = field(init=False, repr=False, compare=False)
     _columns: Mapping[str, frozenset[str] | None] = field(init=False, repr=False, compare=False)
+    _texts: Mapping[str, str] = field(init=False, repr=False, compare=False)
+    _plain: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.dialect not in DIALECTS:
@@ -79,6 +81,10 @@ class GuardPolicy:
             columns[key] = None if rule.columns is None else _fold(rule.columns)
         object.__setattr__(self, "_sources", sources)
         object.__setattr__(self, "_columns", columns)
+        texts = {key: _sql(select, self.dialect) for key, select in sources.items()}
+        object.__setattr__(self, "_texts", texts)
+        plain = all(plain_args(n) for select in sources.values() for n in select.walk())
+        object.__setattr__(self, "_plain", plain)
 
     def knows(self, key: str) -> bool:
         """Whether ``key`` (a normalized ``db.table`` name) is allow-listed."""
@@ -89,9 +95,24 @@ class GuardPolicy:
         select = self._sources.get(key)
         return None if select is None else select.copy()
 
+    def source_sql(self, key: str) -> str | None:
+        """:meth:`source` as the guard writes it: generated once, at construction."""
+        return self._texts.get(key)
+
+    def plain_sources(self) -> bool:
+        """Whether all text in the filtered ``SELECT``s is plain (see the guard)."""
+        return self._plain
+
     def visible_columns(self, key: str) -> frozenset[str] | None:
         """Lower-cased visible column names of ``key`` (``None``: all)."""
         return self._columns.get(key, frozenset())
+
+
+def _sql(select: exp.Select, dialect: Dialect) -> str:
+    """The guard's rendering: every identifier quoted, no comments (see the guard)."""
+    return select.sql(
+        dialect=dialect, identify=True, comments=False, unsupported_level=ErrorLevel.RAISE
+    )
 
 
 def _fold(names: frozenset[str]) -> frozenset[str]:

@@ -10,6 +10,8 @@ and answer no analytic question.
 
 from __future__ import annotations
 
+import re
+
 from sqlglot import exp
 
 # Structure of a read-only query. Functions are in ALLOWED_FUNCTIONS.
@@ -264,3 +266,20 @@ CATALOG_SCHEMAS: frozenset[str] = frozenset(
     {"information_schema", "pg_catalog", "pg_toast", "mysql", "performance_schema", "sys"}
 )
 CATALOG_PREFIXES: tuple[str, ...] = ("pg_", "sqlite_")
+
+# Text that every dialect writes back verbatim, quoted or not: no quote, backslash, `$`,
+# `;`, `#`, bracket, brace, control or non-ASCII character. A statement holding any other
+# text (in a literal, an identifier...) must survive the guard's generate/parse round trip.
+_PLAIN_TEXT = re.compile(r"[A-Za-z0-9_ .,:+\-*/%=<>()@!?&|^~]*").fullmatch
+
+
+def plain_args(node: exp.Expr) -> bool:
+    """Whether every text argument of ``node`` (not its children) is plain."""
+    for value in node.args.values():
+        if isinstance(value, str) and not _PLAIN_TEXT(value):
+            return False
+        if isinstance(value, list) and any(
+            isinstance(item, str) and not _PLAIN_TEXT(item) for item in value
+        ):
+            return False
+    return True

@@ -14,9 +14,15 @@ it does not fully understand. It parses with sqlglot in the source's dialect and
    1=1`` sits outside that subquery and cannot widen it, and no column it may not see
    is reachable;
 3. caps rows with a ``LIMIT`` on the outermost query (lowering a larger literal one);
-4. regenerates the SQL from the tree, comments dropped and every identifier quoted (so
-   ``user`` is a column, never the session user), and checks the text parses back to
-   itself.
+4. checks that the rewrite's walk met every table node sqlglot's own walk found: each
+   is now replaced or a reference to a CTE in scope (a table the rewrite missed
+   refuses the statement instead of being read unfiltered);
+5. generates the SQL once from the tree, comments dropped and every identifier quoted
+   (so ``user`` is a column, never the session user). When any string, identifier or
+   other text in the tree holds a character outside a plain ASCII set (quotes,
+   backslashes, ``$``, control or non-ASCII characters: where a dialect's escaping
+   could differ), the text must also parse back to itself. Plain text needs no escape,
+   so that costly round trip is skipped for it.
 
 The statement is executed as rewritten, never as the model wrote it. Timeouts are the
 executor's job (``statement_timeout``, ``max_execution_time``): the guard bounds what
@@ -28,13 +34,13 @@ sqlglot writes string literals for those settings.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from dataclasses import dataclass
 
 from sqlglot import TokenType, exp
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ErrorLevel, SqlglotError
-from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
 from bastion.datasources._guard_policy import GuardPolicy, table_key
 from bastion.datasources._guard_rules import (
@@ -45,6 +51,7 @@ from bastion.datasources._guard_rules import (
     CATALOG_PREFIXES,
     CATALOG_SCHEMAS,
     DENIED_FUNCTIONS,
+    plain_args,
 )
 
 # MySQL and MariaDB run the text of /*! ... */ and /*M! ... */, and /*+ ... */ sets hints.
@@ -82,12 +89,22 @@ class _Refused(Exception):
         self.reason = reason
 
 
+def _quiet_sqlglot() -> None:
+    """sqlglot logs text it falls back on ("... Falling back to parsing as a
+    'Command'") and expressions it cannot annotate, quoting the SQL; the model's SQL
+    must never reach a log, so its logger is turned off (once, on first use)."""
+    logger = logging.getLogger("sqlglot")
+    if not logger.disabled:
+        logger.disabled = True
+
+
 def check(sql: str, policy: GuardPolicy) -> GuardResult:
     """Refuse ``sql`` or return it rewritten to read only what ``policy`` allows.
 
     Never raises on any input text: every failure, including one inside sqlglot, is a
     refusal.
     """
+    _quiet_sqlglot()
     digest = hashlib.sha256(sql.encode("utf-8", "surrogatepass")).hexdigest()
     try:
         rewritten, tables = _check(sql, policy)
@@ -106,14 +123,21 @@ def _check(sql: str, policy: GuardPolicy) -> tuple[str, tuple[str, ...]]:
     if policy.dialect == "mysql" and _EXECUTABLE_COMMENT.search(sql):
         raise _Refused("executable_comment")
     root = _parse_one(sql, policy)
-    _validate(root, policy)
-    root = normalize_identifiers(root, dialect=policy.dialect)
-    tables = _rewrite_tables(root, policy)
+    plain, seen = _validate(root, policy)
+    tables, kept = _rewrite_tables(root, policy)
+    # The rewrite's own walk must have met every table sqlglot's walk met: each one is
+    # now a CTE reference or replaced by its filtered subquery.
+    if any(id(table) not in kept and table.parent is not None for table in seen):
+        raise _Refused("internal_error")  # pragma: no cover - a table the rewrite missed
     _cap_rows(root, policy.row_cap)
-    out = _generate(root, policy)
-    if _generate(_parse_one(out, policy), policy) != out:
+    out = _generate(root, policy)  # consumes the tree: the generator may mutate it
+    if not (plain and policy.plain_sources()) and _reparsed(out, policy) != out:
         raise _Refused("internal_error")
     return out, tables
+
+
+def _reparsed(sql: str, policy: GuardPolicy) -> str:
+    return _generate(_parse_one(sql, policy), policy)
 
 
 def _parse_one(sql: str, policy: GuardPolicy) -> exp.Query:
@@ -147,15 +171,31 @@ def _parse_one(sql: str, policy: GuardPolicy) -> exp.Query:
     return root
 
 
-def _validate(root: exp.Expr, policy: GuardPolicy) -> None:
+def _validate(root: exp.Expr, policy: GuardPolicy) -> tuple[bool, list[exp.Table]]:
+    """Refuse what is not allow-listed and normalize identifiers per dialect, in one
+    walk. Returns whether all the tree's text is plain, and its table nodes."""
+    dialect = Dialect.get_or_raise(policy.dialect)
+    plain = True
+    tables: list[exp.Table] = []
+    verbatim: set[int] = set()  # under a /* sqlglot.meta case_sensitive */ comment
     for node in root.walk():
         kind = type(node)
+        if plain:
+            plain = plain_args(node)
+        if node.meta_get("case_sensitive") or (verbatim and id(node.parent) in verbatim):
+            verbatim.add(id(node))
+        elif kind is exp.Identifier:
+            dialect.normalize_identifier(node)
+        elif kind is exp.Table:
+            tables.append(node)  # type: ignore[arg-type]
         allowed_args = ALLOWED_ARGS.get(kind)
         if allowed_args is not None:
             for name, value in node.args.items():
                 if value not in (None, False, []) and name not in allowed_args:
                     raise _Refused(_ARG_REASONS.get(name, "unsupported_syntax"))
         if kind in ALLOWED_NODES:
+            if kind is exp.Select and not node.expressions and not node.args.get("from_"):
+                raise _Refused("parse_error")  # a bare SELECT: sqlglot reads it, nothing else
             if isinstance(node, exp.With) and node.args.get("recursive"):
                 raise _Refused("recursive_cte")
             if isinstance(node, exp.DataType) and node.this not in ALLOWED_TYPES:
@@ -169,6 +209,7 @@ def _validate(root: exp.Expr, policy: GuardPolicy) -> None:
         if kind in ALLOWED_FUNCTIONS:
             continue
         raise _Refused(_node_reason(node))
+    return plain, tables
 
 
 def _node_reason(node: exp.Expr) -> str:
@@ -185,9 +226,12 @@ def _node_reason(node: exp.Expr) -> str:
     return "unsupported_syntax"
 
 
-def _rewrite_tables(root: exp.Query, policy: GuardPolicy) -> tuple[str, ...]:
-    """Replace every real table reference by its filtered subquery; see the module doc."""
+def _rewrite_tables(root: exp.Query, policy: GuardPolicy) -> tuple[tuple[str, ...], set[int]]:
+    """Replace every real table reference by its filtered subquery; see the module doc.
+
+    Returns the tables read and the ids of the CTE references, left in place."""
     real: list[tuple[exp.Table, str]] = []
+    cte_refs: set[int] = set()
     columns: list[exp.Column] = []
     defined: set[str] = set()
     stack: list[tuple[exp.Expr, frozenset[str]]] = [(root, frozenset())]
@@ -195,7 +239,9 @@ def _rewrite_tables(root: exp.Query, policy: GuardPolicy) -> tuple[str, ...]:
         node, ctes = stack.pop()
         if isinstance(node, exp.Table):
             key = _resolve(node, ctes, policy)
-            if key is not None:
+            if key is None:
+                cte_refs.add(id(node))
+            else:
                 real.append((node, key))
             continue
         if isinstance(node, exp.Column):
@@ -218,14 +264,18 @@ def _rewrite_tables(root: exp.Query, policy: GuardPolicy) -> tuple[str, ...]:
                     stack.append((child, ctes))
     _check_columns(columns, real, defined, policy)
     for table, key in real:
-        source = policy.source(key)
+        source = policy.source_sql(key)
         if source is None:  # pragma: no cover - _resolve only returns known keys
             raise _Refused("unknown_table")
         alias = table.args.get("alias")
-        if not isinstance(alias, exp.TableAlias):
+        if isinstance(alias, exp.TableAlias):
+            table.set("alias", None)  # moved, not copied: the table node is dropped
+        else:
             alias = exp.TableAlias(this=exp.to_identifier(table.name))
-        table.replace(exp.Subquery(this=source, alias=alias.copy()))
-    return tuple(sorted({key for _, key in real}))
+        # The filtered SELECT is spliced in as the text the policy generated once, with
+        # the options of _generate: a Var is written verbatim, inside the parentheses.
+        table.replace(exp.Subquery(this=exp.Var(this=source), alias=alias))
+    return tuple(sorted({key for _, key in real})), cte_refs
 
 
 def _resolve(table: exp.Table, ctes: frozenset[str], policy: GuardPolicy) -> str | None:
@@ -287,8 +337,10 @@ def _int_literal(node: exp.Expr | None) -> bool:
 
 
 def _generate(root: exp.Expr, policy: GuardPolicy) -> str:
+    """The tree's SQL. The tree is not copied first, so it is spent afterwards."""
     return root.sql(
         dialect=policy.dialect,
+        copy=False,
         identify=True,
         comments=False,
         unsupported_level=ErrorLevel.RAISE,
