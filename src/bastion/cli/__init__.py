@@ -18,6 +18,7 @@ def build_app() -> typer.Typer:
     from bastion.cli.scan_cmd import scan
     from bastion.cli.secrets_cmd import secrets_app
     from bastion.cli.serve_cmd import serve
+    from bastion.cli.sql_cmd import sql_app
 
     app = typer.Typer(
         name="bastion",
@@ -35,6 +36,7 @@ def build_app() -> typer.Typer:
     app.add_typer(secrets_app(), name="secrets")
     app.add_typer(eval_app(), name="eval")
     app.add_typer(dlp_app(), name="dlp")
+    app.add_typer(sql_app(), name="sql")
     register_backup(app)
     return app
 
