@@ -134,16 +134,23 @@ def _source(table: exp.Table, rule: TableRule, policy: GuardPolicy) -> exp.Selec
             raise ValueError(f"table {table.sql()}: masked columns must be among the columns")
         if not rule.columns:
             raise ValueError(f"table {table.sql()}: columns may not be empty")
+        # Column names read as the model's own are (case-folded per dialect), so an
+        # allow-listed "sbCustName" is the column PostgreSQL stores as sbcustname.
         projections = [
-            exp.alias_(exp.Literal.string(MASK), col, quoted=True)
+            exp.alias_(exp.Literal.string(MASK), _name(col, policy), quoted=True)
             if col in rule.masked
-            else exp.column(col, quoted=True)
+            else exp.column(_name(col, policy), quoted=True)
             for col in sorted(rule.columns)
         ]
     select = exp.select(*projections).from_(table.copy())
     if rule.row_filter is not None:
         select = select.where(_row_filter(table, rule.row_filter, policy))
     return select
+
+
+def _name(column: str, policy: GuardPolicy) -> str:
+    """A configured column name as the dialect folds an unquoted identifier."""
+    return normalize_identifiers(exp.to_identifier(column), policy.dialect).name
 
 
 def _row_filter(table: exp.Table, text: str, policy: GuardPolicy) -> exp.Expr:
@@ -154,6 +161,7 @@ def _row_filter(table: exp.Table, text: str, policy: GuardPolicy) -> exp.Expr:
         raise ValueError(f"{where} does not parse in {policy.dialect}") from error
     if not isinstance(condition, exp.Condition) or isinstance(condition, exp.Query):
         raise ValueError(f"{where} must be a boolean expression")
+    condition = normalize_identifiers(condition, policy.dialect)
     if any(isinstance(node, (exp.Query, exp.Table)) for node in condition.walk()):
         raise ValueError(f"{where} may not read other tables")
     if any(isinstance(col, exp.Column) and col.table for col in condition.walk()):
