@@ -206,6 +206,11 @@ class Settings(BaseSettings):
         description="The gateway's external base URL, e.g. https://bastion.example.com: "
         "SSO redirect URIs, SAML metadata and cookie scope are built from it.",
     )
+    data_sources_sqlite_dir: Path | None = Field(
+        default=None,
+        description="The only directory SQLite data sources may be files in (unset: no "
+        "SQLite sources; never the gateway's own data directory).",
+    )
     rate_limit_storage: str = Field(
         default="memory://",
         description="Where rate-limit counters live: memory:// (one process) or "

@@ -29,6 +29,7 @@ from bastion.gateway.openapi import (
 from bastion.gateway.routing import FastPath, RouteSpec
 from bastion.gateway.runtime import Runtime
 from bastion.gateway.security_headers import SecurityHeaders
+from bastion.gateway.source_routes import SourceServices, source_router
 from bastion.gateway.sso_routes import sso_router
 from bastion.gateway.tenant_policies import TenantPolicies
 from bastion.identity.directory import Directory
@@ -73,6 +74,14 @@ def create_app(runtime: Runtime, *, hsts: bool = False) -> FastPath:
             response_class=Response,
         )
     _add_components(app, [r.body_model for r in routes if r.body_model is not None])
+    if runtime.data_sources is not None:
+        app.include_router(
+            source_router(
+                SourceServices(
+                    callers, runtime.data_sources, runtime.executor, runtime.audit, runtime.clock
+                )
+            )
+        )
     secure = runtime.settings.public_url.startswith("https://") or hsts
     app.include_router(sso_router(sso, callers, secure=secure))
     app.include_router(

@@ -12,6 +12,8 @@ from starlette.requests import Request
 
 from bastion.audit import AuditLog, AuditSealer
 from bastion.crypto.select import keyring_for
+from bastion.datasources.executor import Executor
+from bastion.datasources.sources import DataSources
 from bastion.dlp.hashkey import HashKeys
 from bastion.dlp.vault import PseudonymVault
 from bastion.gateway.callers import Callers
@@ -55,6 +57,8 @@ class Runtime:
     limiter: RateLimiter
     sessions: SessionStore
     secrets: SecretStore | None
+    data_sources: DataSources | None
+    executor: Executor
     callers: Callers = field(init=False)
     sso: SsoService = field(init=False)
 
@@ -150,6 +154,12 @@ class Runtime:
             limiter=limiter,
             sessions=SessionStore(engine, clock),
             secrets=store,
+            data_sources=DataSources(
+                engine, keyring, clock, sqlite_dir=settings.data_sources_sqlite_dir
+            )
+            if keyring is not None
+            else None,
+            executor=Executor(),
         )
 
     async def start(self) -> None:
@@ -157,6 +167,7 @@ class Runtime:
 
     async def aclose(self) -> None:
         await self.sso.aclose()
+        await anyio.to_thread.run_sync(self.executor.close)
         await self.audit.aclose()
         await self.limiter.aclose()
         await self.upstreams.aclose()

@@ -1,0 +1,247 @@
+"""``/v1/sources``: data sources a person connects, shares and queries (issue 7).
+
+Every route needs ``datasources.use`` and works only on the caller's own tenant. A
+source's URL goes in once (``POST``) and never comes out. A query runs through the
+query guard as the caller (their role's tables, columns and rows), then the read-only
+executor; the answer carries the exact SQL that ran, so the numbers can be checked.
+Every query, allowed or refused, is one audit record: source, tables, row count, the
+SHA-256 of the model's SQL and the guard's reason; never the SQL text or the rows.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Literal
+
+import anyio.to_thread
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.requests import Request
+from starlette.responses import Response
+
+from bastion.audit import AuditEvent, AuditLog
+from bastion.authz import allowed
+from bastion.datasources import check
+from bastion.datasources.executor import Executor, QueryFailed
+from bastion.datasources.sources import (
+    DataSources,
+    SourceError,
+    SourceInfo,
+    SourceNotFound,
+    guard_policy_for,
+)
+from bastion.errors import AuditUnavailable, BastionError, InvalidRequest, NotFound
+from bastion.errors import PermissionDenied as Forbidden
+from bastion.gateway.callers import Caller, Callers
+from bastion.gateway.openapi import error_responses
+
+__all__ = ["SourceServices", "source_router"]
+
+_ERRORS = error_responses(
+    {
+        "400": "Invalid body, URL or guard config (the message names the problem), or "
+        "the query was refused by the guard (code query_refused)",
+        "401": "Not authenticated",
+        "403": "The role lacks datasources.use, or only the owner may do this",
+        "404": "No such data source, or not one the caller may use",
+        "502": "The database failed, timed out or refused (code query_failed)",
+        "503": "The query could not be recorded in the audit log",
+    }
+)
+
+
+class NewSource(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(max_length=128)
+    kind: Literal["postgres", "mysql", "sqlite"]
+    url: str = Field(max_length=2048, description="Stored sealed; never returned.")
+    config: dict[str, Any] = Field(description="The guard config (see docs/data-access.md).")
+
+
+class Share(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["user", "role"]
+    grantee: str = Field(max_length=64, description="A user id or a role name.")
+
+
+class Query(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sql: str = Field(max_length=20_000)
+
+
+class SourceOut(BaseModel):
+    id: str
+    name: str
+    kind: str
+    owner_user_id: str
+    created_at: datetime
+
+
+class QueryOut(BaseModel):
+    sql: str = Field(description="The statement that ran: the guard's rewrite of the input.")
+    tables: list[str]
+    columns: list[str]
+    rows: list[list[Any]]
+    row_count: int
+    truncated: bool
+
+
+class QueryRefused(BastionError):
+    status = 400
+    code = "query_refused"
+    error_type = "invalid_request_error"
+
+
+class QueryFailedError(BastionError):
+    status = 502
+    code = "query_failed"
+    error_type = "server_error"
+
+
+class SourceServices:
+    def __init__(
+        self,
+        callers: Callers,
+        sources: DataSources,
+        executor: Executor,
+        audit: AuditLog,
+        clock: Callable[[], datetime],
+        *,
+        timeout_ms: int = 10_000,
+    ) -> None:
+        self.callers = callers
+        self.sources = sources
+        self.executor = executor
+        self.audit = audit
+        self.clock = clock
+        self.timeout_ms = timeout_ms
+
+    def __repr__(self) -> str:
+        return "SourceServices()"
+
+
+def _out(info: SourceInfo) -> SourceOut:
+    return SourceOut(
+        id=info.id,
+        name=info.name,
+        kind=info.kind,
+        owner_user_id=info.owner_user_id,
+        created_at=info.created_at,
+    )
+
+
+def source_router(services: SourceServices) -> APIRouter:
+    router = APIRouter(tags=["data sources"], responses=_ERRORS)
+    s = services
+
+    async def caller(request: Request) -> Caller:
+        found = await s.callers.identify(request)
+        if not allowed(found.role, "datasources.use"):
+            raise Forbidden("Your role may not use data sources (datasources.use).")
+        return found
+
+    async def run(fn: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return await anyio.to_thread.run_sync(fn, *args)
+        except SourceNotFound:
+            raise NotFound("No such data source.") from None
+        except SourceError as exc:
+            if "only the owner" in str(exc):
+                raise Forbidden("Only the source's owner may do this.") from None
+            raise InvalidRequest(str(exc)[:300]) from None
+
+    @router.post("/v1/sources", status_code=201, response_model=SourceOut)
+    async def connect(request: Request, body: NewSource) -> SourceOut:
+        """Connect a database; the caller owns it, and nobody else sees it unshared."""
+        p = (await caller(request)).principal
+        info = await run(
+            s.sources.connect, p.tenant_id, p.user_id, body.name, body.kind, body.url, body.config
+        )
+        return _out(info)
+
+    @router.get("/v1/sources", response_model=list[SourceOut])
+    async def listing(request: Request) -> list[SourceOut]:
+        """The sources the caller owns or that are shared with them or their role."""
+        c = await caller(request)
+        p = c.principal
+        return [_out(i) for i in await run(s.sources.visible, p.tenant_id, p.user_id, c.role)]
+
+    @router.post("/v1/sources/{source_id}/shares", status_code=204)
+    async def share(request: Request, source_id: str, body: Share) -> Response:
+        """Share with a user or a role (the owner only)."""
+        p = (await caller(request)).principal
+        await run(s.sources.share, p.tenant_id, source_id, p.user_id, body.kind, body.grantee)
+        return Response(status_code=204)
+
+    @router.delete("/v1/sources/{source_id}", status_code=204)
+    async def remove(request: Request, source_id: str) -> Response:
+        """Delete a source and its shares (the owner only)."""
+        p = (await caller(request)).principal
+        await run(s.sources.delete, p.tenant_id, source_id, p.user_id)
+        return Response(status_code=204)
+
+    @router.post("/v1/sources/{source_id}/query", response_model=QueryOut)
+    async def query(request: Request, source_id: str, body: Query) -> QueryOut:
+        """Run one SELECT as the caller: guarded, read-only, audited."""
+        c = await caller(request)
+        p = c.principal
+        source = await run(s.sources.get_for, p.tenant_id, source_id, p.user_id, c.role)
+        # Row filters see only what the gateway knows of the caller, never request
+        # fields (a caller must not pick their own region): :user_id, :user_email, :role.
+        attributes = {"user_email": p.user_email, "role": c.role}
+        policy = guard_policy_for(source, p.user_id, c.role, attributes)
+        verdict = check(body.sql, policy)
+        record = {
+            "source": source.id,
+            "tables": list(verdict.tables),
+            "query_sha256": verdict.query_hash,
+            "guard": verdict.reason,
+        }
+        if not verdict.allowed:
+            await _audit(s, c, "query_refused", record)
+            raise QueryRefused(f"The query was refused by the guard ({verdict.reason}).")
+        try:
+            result = await anyio.to_thread.run_sync(
+                lambda: s.executor.run(
+                    source, verdict.sql, timeout_ms=s.timeout_ms, row_cap=source.config.row_cap
+                )
+            )
+        except QueryFailed as exc:
+            await _audit(s, c, "query_failed", {**record, "error": exc.code})
+            raise QueryFailedError(f"The database did not answer the query ({exc.code}).") from None
+        await _audit(s, c, "query_ran", {**record, "rows": result.row_count})
+        return QueryOut(
+            sql=verdict.sql,
+            tables=list(verdict.tables),
+            columns=list(result.columns),
+            rows=[list(row) for row in result.rows],
+            row_count=result.row_count,
+            truncated=result.truncated,
+        )
+
+    return router
+
+
+async def _audit(s: SourceServices, c: Caller, outcome: str, access: dict[str, Any]) -> None:
+    p = c.principal
+    event = AuditEvent(
+        ts=s.clock(),
+        request_id=secrets.token_hex(16),
+        tenant_id=p.tenant_id,
+        user_id=p.user_id,
+        key_id=p.key_id,
+        model="",
+        route="POST /v1/sources/{source_id}/query",
+        outcome=outcome,
+        session_id=p.session_id,
+        data_sources=[access],
+    )
+    try:
+        await s.audit.append(event)
+    except Exception:
+        raise AuditUnavailable("The query could not be recorded; it was not answered.") from None
