@@ -10,7 +10,6 @@ SHA-256 of the model's SQL and the guard's reason; never the SQL text or the row
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal
@@ -21,7 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bastion.audit import AuditEvent, AuditLog
+from bastion.audit import AuditLog
+from bastion.audit.decisions import record_decision
 from bastion.authz import allowed
 from bastion.datasources import check
 from bastion.datasources.executor import Executor, QueryFailed
@@ -32,7 +32,7 @@ from bastion.datasources.sources import (
     SourceNotFound,
     guard_policy_for,
 )
-from bastion.errors import AuditUnavailable, BastionError, InvalidRequest, NotFound
+from bastion.errors import BastionError, InvalidRequest, NotFound
 from bastion.errors import PermissionDenied as Forbidden
 from bastion.gateway.callers import Caller, Callers
 from bastion.gateway.openapi import error_responses
@@ -229,19 +229,15 @@ def source_router(services: SourceServices) -> APIRouter:
 
 async def _audit(s: SourceServices, c: Caller, outcome: str, access: dict[str, Any]) -> None:
     p = c.principal
-    event = AuditEvent(
+    await record_decision(
+        s.audit.append,
         ts=s.clock(),
-        request_id=secrets.token_hex(16),
         tenant_id=p.tenant_id,
-        user_id=p.user_id,
-        key_id=p.key_id,
-        model="",
         route="POST /v1/sources/{source_id}/query",
         outcome=outcome,
+        unavailable="The query could not be recorded; it was not answered.",
+        user_id=p.user_id,
+        key_id=p.key_id,
         session_id=p.session_id,
         data_sources=[access],
     )
-    try:
-        await s.audit.append(event)
-    except Exception:
-        raise AuditUnavailable("The query could not be recorded; it was not answered.") from None

@@ -32,6 +32,7 @@ import anyio.to_thread
 from starlette.requests import Request
 
 from bastion.audit import AuditEvent
+from bastion.audit.decisions import record_decision
 from bastion.errors import AuditUnavailable, AuthenticationFailed, BastionError, NotFound
 from bastion.gateway.policies import PolicyStore
 from bastion.identity import AuthCache, Principal
@@ -387,21 +388,15 @@ class SsoService:
         idp: str,
         reason: str | None,
     ) -> None:
-        event = AuditEvent(
+        await record_decision(
+            self._record,
             ts=self._clock(),
-            request_id=secrets.token_hex(16),
             tenant_id=tenant_id,
-            user_id=user_id,
-            key_id="",
-            model="",
             route=route or "sso",
             outcome=outcome,
+            unavailable="The sign-in could not be recorded; try again.",
+            user_id=user_id,
             session_id=session_id or None,
             error_code=reason,
             extra={"idp": idp},
         )
-        try:
-            await self._record(event)
-        except Exception as exc:
-            log.error("sign-in audit failed error=%s", type(exc).__name__)
-            raise AuditUnavailable("The sign-in could not be recorded; try again.") from None

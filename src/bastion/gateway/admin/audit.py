@@ -8,18 +8,14 @@ never a key secret, never a cookie).
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 from typing import Any
 
-from bastion.audit import AuditEvent, AuditLog
-from bastion.errors import AuditUnavailable
+from bastion.audit import AuditLog
+from bastion.audit.decisions import record_decision
 from bastion.gateway.callers import Caller
-from bastion.gateway.http import new_request_id
 
 __all__ = ["AdminAudit"]
-
-log = logging.getLogger("bastion.admin")
 
 
 class AdminAudit:
@@ -41,21 +37,16 @@ class AdminAudit:
         error_code: str | None = None,
     ) -> None:
         p = caller.principal
-        event = AuditEvent(
+        await record_decision(
+            self._audit.append,
             ts=now,
-            request_id=new_request_id(),
             tenant_id=p.tenant_id,
-            user_id=p.user_id,
-            key_id=p.key_id,
-            model="",
             route=route,
             outcome="admin_denied" if error_code else "admin_change",
+            unavailable="The change was made but could not be recorded.",
+            user_id=p.user_id,
+            key_id=p.key_id,
             session_id=p.session_id,
             error_code=error_code,
             extra={"action": action, "target": target, "changes": changes or {}},
         )
-        try:
-            await self._audit.append(event)
-        except Exception as exc:
-            log.error("admin audit append failed error=%s", type(exc).__name__)
-            raise AuditUnavailable("The change was made but could not be recorded.") from None
