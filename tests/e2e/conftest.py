@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import anthropic
+import httpx
 import openai
 import pytest
 import uvicorn
@@ -75,6 +76,29 @@ class Gateway:
         (self.policies_dir / "default.toml").write_text(
             'input = ["prompt_size", "invisible_text", "secrets"]\n'
         )
+
+    def hang_up_mid_stream(self, text: str) -> None:
+        """Stream an echo of ``text`` (2 ms between events, so it cannot end first),
+        read one chunk, hang up, and wait (bounded) for the request's audit record."""
+        before = self.audit_count()
+        with (
+            httpx.Client(timeout=30) as http,
+            http.stream(
+                "POST",
+                self.openai_url + "/chat/completions",
+                json={
+                    "model": "gpt-test",
+                    "stream": True,
+                    "messages": [{"role": "user", "content": "DRIP:2 ECHO:" + text}],
+                },
+                headers={"authorization": f"Bearer {self.key}"},
+            ) as response,
+        ):
+            assert response.status_code == 200
+            next(response.iter_bytes())
+        deadline = time.monotonic() + 20
+        while self.audit_count() == before and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     @property
     def openai_url(self) -> str:

@@ -51,31 +51,10 @@ def test_200_concurrent_requests_chain_verifies(gateway: Gateway) -> None:
 def test_client_disconnect_mid_stream_is_recorded(gateway: Gateway) -> None:
     """A client that hangs up mid-stream leaves one complete record, and the chain holds."""
     import json
-    import time
-
-    import httpx
 
     before = gateway.audit_count()
     long_text = "All quiet on the network today. " * 900  # ~29 KB, thousands of events
-    with (
-        httpx.Client(timeout=30) as http,
-        http.stream(
-            "POST",
-            gateway.openai_url + "/chat/completions",
-            json={
-                "model": "gpt-test",
-                "stream": True,
-                # 2 ms before each event: the stream cannot end before the hang-up.
-                "messages": [{"role": "user", "content": "DRIP:2 ECHO:" + long_text}],
-            },
-            headers={"authorization": f"Bearer {gateway.key}"},
-        ) as response,
-    ):
-        assert response.status_code == 200
-        next(response.iter_bytes())  # one chunk, then hang up
-    deadline = time.monotonic() + 20  # bounded wait for the server to notice
-    while gateway.audit_count() == before and time.monotonic() < deadline:
-        time.sleep(0.05)
+    gateway.hang_up_mid_stream(long_text)
     assert gateway.audit_count() == before + 1
     record = json.loads(gateway.audit_bodies()[-1])
     assert record["outcome"] == "client_disconnected"
