@@ -43,8 +43,10 @@ train-injection: $(STAMP)
 lock: $(STAMP)
 	$(BIN)/python -m pip install --quiet uv==0.13.8
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 \
+		--override requirements/overrides.txt \
 		--generate-hashes -o requirements/dev.lock
 	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 \
+		--override requirements/overrides.txt \
 		--generate-hashes -o requirements/runtime.lock
 
 clean:

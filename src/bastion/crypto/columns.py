@@ -13,8 +13,10 @@ from sqlalchemy import Table
 
 from bastion.crypto.rotation import SealedColumn
 from bastion.store.schema import (
+    AssistantConversationRow,
     AuditRecord,
     DataSourceRow,
+    DocumentChunkRow,
     PseudonymVaultRow,
     SealedSecret,
 )
@@ -26,4 +28,8 @@ SEALED_COLUMNS: tuple[SealedColumn, ...] = (
     SealedColumn(cast(Table, SealedSecret.__table__), "app", blob="sealed", aad_column="id"),
     SealedColumn(cast(Table, PseudonymVaultRow.__table__), "app", blob="sealed", aad_column="id"),
     SealedColumn(cast(Table, DataSourceRow.__table__), "app", blob="sealed_url", aad_column="id"),
+    SealedColumn(cast(Table, DocumentChunkRow.__table__), "app", blob="sealed", aad_column="id"),
+    SealedColumn(
+        cast(Table, AssistantConversationRow.__table__), "app", blob="sealed", aad_column="id"
+    ),
 )

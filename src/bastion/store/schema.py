@@ -21,12 +21,15 @@ from sqlalchemy.types import TypeDecorator
 
 __all__ = [
     "ApiKey",
+    "AssistantConversationRow",
     "AuditHead",
     "AuditRecord",
     "Base",
     "DataKey",
     "DataSourceRow",
     "DataSourceShareRow",
+    "DocumentChunkRow",
+    "DocumentRow",
     "PseudonymVaultRow",
     "SealedSecret",
     "SessionRow",
@@ -82,6 +85,9 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(32), default="member")
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # A JSON object of the user's attributes (``{"region": "EU"}``) that row filters
+    # bind as ``:name``; set by an admin or from the IdP's claims at sign-in.
+    attributes: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class ApiKey(Base):
@@ -296,3 +302,61 @@ class DataSourceShareRow(Base):
     grantee_kind: Mapped[str] = mapped_column(String(8), primary_key=True)
     grantee: Mapped[str] = mapped_column(String(64), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class DocumentRow(Base):
+    """A document uploaded into a collection (a data source of kind ``documents``).
+
+    ``status`` is ``active`` (retrievable) or ``quarantined`` (flagged at ingestion:
+    kept for review, never retrieved); ``reasons`` is the JSON list of the scanners'
+    reasons, never content. The text itself lives only in the sealed chunks."""
+
+    __tablename__ = "documents"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(36), index=True)
+    source_id: Mapped[str] = mapped_column(
+        ForeignKey("data_sources.id", ondelete="CASCADE"), index=True
+    )
+    uploaded_by: Mapped[str] = mapped_column(String(36))
+    name: Mapped[str] = mapped_column(String(256))
+    status: Mapped[str] = mapped_column(String(16))
+    reasons: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    chars: Mapped[int] = mapped_column(Integer)
+    chunks: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class DocumentChunkRow(Base):
+    """One chunk of a document: its text and, when an embedder ran, its vector, sealed
+    together under the tenant's ``app`` data key bound to ``id``. ``source_id`` is the
+    collection, so retrieval filters by the caller's permissions in SQL before ranking.
+    ``embedder`` names the model that made the vector ("" when none did)."""
+
+    __tablename__ = "document_chunks"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(36), index=True)
+    document_id: Mapped[str] = mapped_column(
+        ForeignKey("documents.id", ondelete="CASCADE"), index=True
+    )
+    source_id: Mapped[str] = mapped_column(String(36), index=True)
+    ord: Mapped[int] = mapped_column(Integer)
+    embedder: Mapped[str] = mapped_column(String(64))
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class AssistantConversationRow(Base):
+    """One user's assistant conversation: its messages, sealed under the tenant's
+    ``app`` data key bound to ``id``. Only ``user_id`` can read it."""
+
+    __tablename__ = "assistant_conversations"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(36), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    turns: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
