@@ -23,4 +23,8 @@ def test_demo_tour(tmp_path: Path) -> None:
     assert "stream stopped" in out
     assert "characters the client received before the stop: 0" in out
     assert "audit log ok" in out
+    # step 6: the same question, each user's own region, masked; writes refused
+    assert out.count("states ['CA'], emails ['***']") == 2  # also when the model widens it
+    assert out.count("states ['NY'], emails ['***']") == 1
+    assert "refused by the guard: not_select" in out
     assert "unexpected" not in out

@@ -75,6 +75,10 @@ class Policy(BaseModel):
     sso: dict[str, Any] = Field(default_factory=dict)  # bastion.sso: [sso.oidc], [sso.saml]
     sessions: dict[str, Any] = Field(default_factory=dict)  # bastion.sessions
     access: dict[str, Any] = Field(default_factory=dict)  # bastion.authz: per-role models
+    # Offer the data assistant's tools (list_sources, describe_source, run_query,
+    # search_documents) on /v1/chat/completions requests that bring no tools of their
+    # own, to callers with datasources.use; the gateway runs them as the caller.
+    data_tools: bool = False
 
     @field_validator("untrusted_roles")
     @classmethod

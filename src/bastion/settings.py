@@ -10,10 +10,11 @@ from __future__ import annotations
 import base64
 import binascii
 import ipaddress
+import json
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -26,6 +27,7 @@ from pydantic import (
 )
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
@@ -211,6 +213,18 @@ class Settings(BaseSettings):
         description="The only directory SQLite data sources may be files in (unset: no "
         "SQLite sources; never the gateway's own data directory).",
     )
+    data_sources_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="The database hosts PostgreSQL and MySQL data sources may connect to: "
+        "hostnames (exact, or *.example.internal), IP addresses and networks "
+        "(10.20.0.0/16); a JSON list or comma-separated. Empty: no network sources.",
+    )
+    documents_embeddings: Literal["auto", "minilm", "off"] = Field(
+        default="auto",
+        description="Document retrieval by meaning: auto (the local MiniLM model when "
+        "the embeddings extra is installed, else words only), minilm (required: refuse "
+        "to start without it) or off (words only: BM25).",
+    )
     rate_limit_storage: str = Field(
         default="memory://",
         description="Where rate-limit counters live: memory:// (one process) or "
@@ -235,6 +249,25 @@ class Settings(BaseSettings):
     @property
     def default_kek_file(self) -> Path:
         return self.kek_file or self.data_dir / "kek"
+
+    @field_validator("data_sources_allowed_hosts", mode="before")
+    @classmethod
+    def _host_list(cls, value: object) -> object:
+        """A JSON list or a comma-separated string (the environment); checked entries."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                try:
+                    value = json.loads(text)
+                except ValueError:
+                    raise ValueError("must be a JSON list or comma-separated") from None
+            else:
+                value = [part.strip() for part in text.split(",") if part.strip()]
+        if isinstance(value, list):
+            from bastion.datasources._hosts import HostPolicy
+
+            HostPolicy([v for v in value if isinstance(v, str)])  # ValueError names the entry
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -17,11 +17,13 @@ import pymysql
 import pytest
 from sqlalchemy import create_engine, text
 
-from bastion.datasources.executor import Executor, QueryFailed
+from bastion.datasources.executor import Executor, HostPolicy, QueryFailed
 from bastion.datasources.guard import check
 from bastion.datasources.sources import ConnectionUrl, Source, SourceConfig, guard_policy_for
 from tests.conftest import PG_ADMIN_URL, need_service
 
+# The test servers are on loopback; the executor refuses every other host.
+LOCAL = HostPolicy(["127.0.0.1", "localhost"])
 KINDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres), "mysql"]
 ROWS = [
     (1, "north", 10, "ann@north.example"),
@@ -103,7 +105,7 @@ def source(request: pytest.FixtureRequest, tmp_path: Path, pg_available: bool) -
 
 @pytest.fixture
 def executor() -> Iterator[Executor]:
-    runner = Executor()
+    runner = Executor(hosts=LOCAL)
     yield runner
     runner.close()
 
@@ -182,7 +184,7 @@ SLOW = {
 
 def test_slow_statements_hit_the_timeout(source: Source) -> None:
     """A sleep (or an endless recursive query) handed directly is stopped as `timeout`."""
-    executor = Executor(monotonic=_ticking())
+    executor = Executor(hosts=LOCAL, monotonic=_ticking())
     try:
         with pytest.raises(QueryFailed) as caught:
             executor.run(source, SLOW[source.kind], timeout_ms=200, row_cap=10)
@@ -252,7 +254,7 @@ def test_errors_echo_neither_sql_nor_data(source: Source, executor: Executor) ->
 
 def test_unreachable_sources_say_so(tmp_path: Path) -> None:
     """A server that does not answer, or a missing SQLite file, is `unreachable`."""
-    executor = Executor(connect_timeout_s=2)
+    executor = Executor(hosts=LOCAL, connect_timeout_s=2)
     sources = [
         Source(
             "a",
@@ -292,7 +294,7 @@ def test_sqlite_source_file_is_opened_read_only(tmp_path: Path) -> None:
     _fill(f"sqlite:///{path}")
     before = path.read_bytes()
     source = Source("s", "t", "u", "n", "sqlite", CONFIG, ConnectionUrl(f"sqlite:///{path}"))
-    executor = Executor()
+    executor = Executor(hosts=LOCAL)
     try:
         with pytest.raises(QueryFailed):
             executor.run(source, "DELETE FROM orders", timeout_ms=1000, row_cap=1)

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 
 from bastion.datasources import check
 from bastion.datasources._source_config import parse_config
-from bastion.datasources.executor import Executor
+from bastion.datasources.executor import Executor, HostPolicy
 from bastion.datasources.sources import ConnectionUrl, Source, guard_policy_for
 from bastion.demo_data import load, policies
 from tests.demo_data.test_loader import engine  # noqa: F401 (the fixture)
@@ -45,7 +45,7 @@ def test_each_user_reads_only_their_region_masked(
     source = source_for(engine)
     demo = policies("broker")["users"][user]
     guard = guard_policy_for(source, user, demo["role"], demo["params"])
-    executor = Executor()
+    executor = Executor(hosts=HostPolicy(["127.0.0.1", "localhost"]))
     try:
         for sql in HOSTILE:
             result = check(sql, guard)

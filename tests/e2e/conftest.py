@@ -29,6 +29,7 @@ import uvicorn
 from sqlalchemy import Engine, func, select
 
 from bastion.audit import AuditSealer, VerifyReport, verify_chain
+from bastion.documents.embed import Embedder, load_embedder
 from bastion.gateway.app import create_app
 from bastion.gateway.runtime import Runtime
 from bastion.gateway.server import uvicorn_config
@@ -213,6 +214,13 @@ def scanner_registry() -> ScannerRegistry:
     return registry
 
 
+@pytest.fixture(scope="session")
+def embedder() -> Embedder | None:
+    """One document embedder for every e2e gateway (MiniLM loads in about 0.4 s and
+    holds some 90 MB), as in one server process; None without the extra."""
+    return load_embedder("auto")
+
+
 @pytest.fixture
 def gateway_extra_settings() -> dict[str, object]:
     """More settings for the ``gateway`` fixture; a test module overrides this."""
@@ -227,6 +235,7 @@ def gateway(
     tmp_path: Path,
     gateway_extra_settings: dict[str, object],
     scanner_registry: ScannerRegistry,
+    embedder: Embedder | None,
 ) -> Iterator[Gateway]:
     """A running gateway with tenant ``acme`` and one member key."""
     port = free_port()
@@ -246,7 +255,9 @@ def gateway(
     now = datetime.now(UTC)
     tenant_id, _ = identity.ensure_tenant("acme", now)
     key = identity.create_key("acme", "alice@acme.test", now, name="test").secret
-    runtime = Runtime.build(settings, engine=make_engine(app_db_url), registry=scanner_registry)
+    runtime = Runtime.build(
+        settings, engine=make_engine(app_db_url), registry=scanner_registry, embedder=embedder
+    )
     server = ServerThread(uvicorn_config(settings, app=create_app(runtime)))
     server.start()
     gw = Gateway(

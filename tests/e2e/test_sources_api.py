@@ -18,7 +18,7 @@ from tests.e2e.conftest import Gateway
 def gateway_extra_settings(tmp_path: Path) -> dict[str, object]:
     sources = tmp_path / "sources"
     sources.mkdir()
-    return {"data_sources_sqlite_dir": sources}
+    return {"data_sources_sqlite_dir": sources, "data_sources_allowed_hosts": ["127.0.0.1"]}
 
 
 def sales_db(directory: Path, owners: dict[str, str]) -> Path:

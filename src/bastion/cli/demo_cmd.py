@@ -15,6 +15,7 @@ from pathlib import Path
 
 import typer
 
+from bastion.cli.demo_data_tour import data_tour, prepare_data
 from bastion.cli.demo_walkthrough import walkthrough
 from bastion.cli.init_cmd import write_kek
 
@@ -48,6 +49,7 @@ def demo(
             data_dir=data_dir,
             host="127.0.0.1",
             port=port,
+            data_sources_sqlite_dir=data_dir / "sources",
             models=[
                 ModelConfig(
                     name="demo-model",
@@ -61,6 +63,7 @@ def demo(
         identity = IdentityService(engine)
         identity.ensure_tenant("demo", utc_now())
         key = identity.create_key("demo", "demo@localhost", utc_now(), name="demo").secret
+        users = prepare_data(engine, identity, "demo", data_dir / "sources", utc_now())
         runtime = Runtime.build(settings, engine=engine)
         server = uvicorn.Server(uvicorn_config(settings, app=create_app(runtime)))
         thread = threading.Thread(target=server.run, name="bastion-demo", daemon=True)
@@ -75,7 +78,8 @@ def demo(
         typer.echo(f"Demo API key:          {key}")
         typer.echo("Demo upstream:         a scripted stand-in, NOT a real model\n")
         walkthrough(base_url, key)
-        typer.echo("\n== 6. bastion audit verify")
+        data_tour(f"http://127.0.0.1:{port}", users, data_dir / "sources")
+        typer.echo("\n== 7. bastion audit verify")
         report = verify_chain(engine, sealer=runtime.sealer)
         typer.echo(report.describe())
         typer.echo(f"\n(run it yourself: BASTION_DATA_DIR={data_dir} bastion audit verify)")

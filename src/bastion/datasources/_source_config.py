@@ -15,6 +15,7 @@ from bastion.authz import ROLES, canonical_role
 from bastion.datasources._guard_policy import GuardPolicy, TableRule
 
 __all__ = [
+    "DOCUMENTS",
     "KINDS",
     "ConnectionUrl",
     "Kind",
@@ -22,15 +23,21 @@ __all__ = [
     "SourceConfig",
     "SourceError",
     "SourceForbidden",
+    "SourceKind",
     "SourceNotFound",
     "TableConfig",
+    "check_kind",
     "check_url",
     "parse_config",
     "rules_for",
     "sqlite_path",
 ]
 
-Kind = Literal["postgres", "mysql", "sqlite"]
+Kind = Literal["postgres", "mysql", "sqlite"]  # a database: the executor's dialects
+# A source is a database or a collection of documents (bastion.documents), which has
+# no URL and no guard config: it is searched, never queried with SQL.
+SourceKind = Literal["postgres", "mysql", "sqlite", "documents"]
+DOCUMENTS: Literal["documents"] = "documents"
 # The one SQLAlchemy driver each kind connects with.
 KINDS: Mapping[str, str] = {
     "postgres": "postgresql+psycopg",
@@ -184,10 +191,20 @@ def _check(kind: Kind, tables: Mapping[str, TableRule]) -> None:
         raise SourceError(f"invalid data source config: {error}") from None
 
 
+def check_kind(kind: str, url: str, sqlite_dir: Path | None) -> SourceKind:
+    """``kind`` if ``url`` suits it (a documents collection takes none); else SourceError."""
+    if kind == DOCUMENTS:
+        if url:
+            raise SourceError("a documents collection takes no connection URL")
+        return DOCUMENTS
+    return check_url(kind, url, sqlite_dir)
+
+
 def check_url(kind: str, url: str, sqlite_dir: Path | None) -> Kind:
     """``kind`` if ``url`` is an acceptable URL for it; SourceError (without the URL) if not."""
     if kind not in KINDS:
-        raise SourceError(f"unknown data source kind {kind!r}; one of {sorted(KINDS)}")
+        known = sorted([*KINDS, DOCUMENTS])
+        raise SourceError(f"unknown data source kind {kind!r:.40}; one of {known}")
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError):

@@ -17,6 +17,12 @@ run for ever, or return unbounded rows:
   ``ATTACH``, ``DETACH`` and ``PRAGMA``, a progress handler for the timeout. Python's
   ``sqlite3`` runs one statement per call.
 
+PostgreSQL and MySQL hosts pass :class:`~bastion.datasources._hosts.HostPolicy` (the
+deployment's ``data_sources_allowed_hosts``) before every query, not only when the
+source was connected: a DNS answer may have changed since. The connection is pinned to
+the checked address (psycopg ``hostaddr``, keeping ``host`` for TLS name checks;
+pymysql connects to the address), so the driver does not resolve the name again.
+
 At most ``row_cap + 1`` rows are fetched, to report ``truncated``. The least privilege
 is the database login in the source's URL: connect sources with a read-only role.
 
@@ -24,6 +30,7 @@ Exceptions::
 
     Exception
      +- QueryFailed   code: timeout | read_only_violation | denied | db_error | unreachable
+                            | host_not_allowed
 
 Its message is fixed per code: never the SQL, never the server's text (which can
 echo data), never the URL.
@@ -41,13 +48,14 @@ from urllib.parse import quote
 
 import psycopg
 from sqlalchemy import Connection, Engine, create_engine
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
+from bastion.datasources._hosts import HostNotAllowed, HostPolicy
 from bastion.datasources.sources import Source
 
-__all__ = ["CODES", "Executor", "QueryFailed", "QueryResult"]
+__all__ = ["CODES", "Executor", "HostNotAllowed", "HostPolicy", "QueryFailed", "QueryResult"]
 
 CODES = {
     "timeout": "the query ran longer than its time limit",
@@ -55,7 +63,10 @@ CODES = {
     "denied": "the database refused the query (not permitted)",
     "db_error": "the database could not run the query",
     "unreachable": "the data source could not be reached",
+    "host_not_allowed": "the data source's host is not allowed by the gateway's "
+    "data_sources_allowed_hosts",
 }
+_DEFAULT_PORTS = {"postgres": 5432, "mysql": 3306}
 _PG_CODES = {"57014": "timeout", "25006": "read_only_violation", "42501": "denied"}
 _MYSQL_CODES = {
     1792: "read_only_violation",  # ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION
@@ -103,17 +114,21 @@ class Executor:
     """Runs guarded statements; one connection pool per source id, until :meth:`close`.
 
     ``monotonic`` is the clock of SQLite's timeout (the servers time out on their own).
+    ``hosts`` is where network sources may connect; the default allows none.
     """
 
     def __init__(
         self,
         *,
+        hosts: HostPolicy | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         connect_timeout_s: int = 5,
     ) -> None:
+        self._hosts = hosts if hosts is not None else HostPolicy()
         self._monotonic = monotonic
         self._connect_timeout_s = connect_timeout_s
-        self._engines: dict[str, Engine] = {}
+        # source id -> (pool, the address it is pinned to; "" for SQLite)
+        self._engines: dict[str, tuple[Engine, str]] = {}
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -123,7 +138,7 @@ class Executor:
         """Close every pool."""
         with self._lock:
             engines, self._engines = list(self._engines.values()), {}
-        for engine in engines:
+        for engine, _ in engines:
             engine.dispose()
 
     def run(
@@ -132,8 +147,9 @@ class Executor:
         """Run one statement read-only; :class:`QueryFailed` on any database error."""
         if timeout_ms < 1 or row_cap < 1:
             raise ValueError("timeout_ms and row_cap must be at least 1")
+        addresses = self._addresses(source)
         try:
-            conn = self._engine(source).connect()
+            conn = self._engine(source, addresses).connect()
         except SQLAlchemyError:
             raise QueryFailed("unreachable") from None
         driver_error: type[Exception] = conn.dialect.loaded_dbapi.Error
@@ -148,22 +164,58 @@ class Executor:
         except (DBAPIError, driver_error) as error:
             raise QueryFailed(_code(source, error)) from None
 
-    def _engine(self, source: Source) -> Engine:
-        with self._lock:
-            engine = self._engines.get(source.id)
-            if engine is None:
-                engine = self._engines[source.id] = self._create(source)
-            return engine
+    def check_host(self, kind: str, url: str) -> None:
+        """Before a source is stored: HostNotAllowed when a network ``url``'s host may
+        not be reached. A URL that does not parse is left to the source's own checks."""
+        if kind not in _DEFAULT_PORTS:
+            return
+        try:
+            parsed = make_url(url)
+            host, port = parsed.host, parsed.port
+        except (ValueError, SQLAlchemyError):
+            return
+        if host:
+            self._hosts.check(host, port or _DEFAULT_PORTS[kind])
 
-    def _create(self, source: Source) -> Engine:
+    def _addresses(self, source: Source) -> list[str]:
+        """The allowed addresses of a network source's host, checked now; [] for SQLite."""
+        if source.kind == "sqlite":
+            return []
+        try:
+            url = make_url(source.url.reveal())
+            return self._hosts.check(url.host or "", url.port or _DEFAULT_PORTS[source.kind])
+        except HostNotAllowed:
+            raise QueryFailed("host_not_allowed") from None
+        except (ValueError, SQLAlchemyError):
+            raise QueryFailed("unreachable") from None
+
+    def _engine(self, source: Source, addresses: list[str]) -> Engine:
+        """The source's pool, made anew when its pinned address is no longer allowed."""
+        stale: Engine | None = None
+        with self._lock:
+            found = self._engines.get(source.id)
+            if found is not None and (not addresses or found[1] in addresses):
+                return found[0]
+            if found is not None:
+                stale = found[0]
+            pinned = addresses[0] if addresses else ""
+            engine = self._create(source, pinned)
+            self._engines[source.id] = (engine, pinned)
+        if stale is not None:
+            stale.dispose()
+        return engine
+
+    def _create(self, source: Source, address: str) -> Engine:
         url = source.url.reveal()
         timeout = self._connect_timeout_s
         if source.kind == "postgres":
-            args: dict[str, Any] = {"connect_timeout": timeout}
+            # libpq connects to hostaddr and keeps host for TLS and the password file.
+            args: dict[str, Any] = {"connect_timeout": timeout, "hostaddr": address}
             return create_engine(url, pool_pre_ping=True, connect_args=args)
         if source.kind == "mysql":
             args = {"connect_timeout": timeout, "local_infile": False}
-            return create_engine(url, pool_pre_ping=True, connect_args=args)
+            pinned: URL = make_url(url).set(host=address)
+            return create_engine(pinned, pool_pre_ping=True, connect_args=args)
         path = make_url(url).database or ""
         uri = f"file:{quote(path)}?mode=ro"
 

@@ -1,7 +1,9 @@
 """Data sources users connect: owned by one user, shared only explicitly, URL sealed.
 
-A source is a PostgreSQL, MySQL/MariaDB or SQLite database. Its connection URL, which
-holds the password, is sealed under the tenant's ``app`` data key bound to the row id;
+A source is a PostgreSQL, MySQL/MariaDB or SQLite database, or a collection of
+documents (kind ``documents``, see :mod:`bastion.documents`: no URL, no guard config,
+searched and never queried with SQL). A database's connection URL, which holds the
+password, is sealed under the tenant's ``app`` data key bound to the row id;
 it is opened only to connect and appears in no listing, repr or error. Nobody but the
 owner and the users or roles it is shared with can see a source: for everyone else,
 "does not exist" and "not yours" are the same :class:`SourceNotFound`, so ids cannot
@@ -60,6 +62,7 @@ from bastion.authz import ROLES, canonical_role
 from bastion.crypto import DecryptionError, Keyring
 from bastion.datasources._guard_policy import Dialect, GuardPolicy
 from bastion.datasources._source_config import (
+    DOCUMENTS,
     KINDS,
     ConnectionUrl,
     Kind,
@@ -67,8 +70,10 @@ from bastion.datasources._source_config import (
     SourceConfig,
     SourceError,
     SourceForbidden,
+    SourceKind,
     SourceNotFound,
     TableConfig,
+    check_kind,
     check_url,
     parse_config,
     rules_for,
@@ -77,6 +82,7 @@ from bastion.store.schema import DataSourceRow, DataSourceShareRow, User
 from bastion.store.tenancy import tenant_begin, tenant_connect
 
 __all__ = [
+    "DOCUMENTS",
     "KINDS",
     "ConnectionUrl",
     "DataSources",
@@ -85,9 +91,12 @@ __all__ = [
     "SourceError",
     "SourceForbidden",
     "SourceInfo",
+    "SourceKind",
     "SourceNotFound",
     "TableConfig",
     "guard_policy_for",
+    "require_owner",
+    "visible_to",
 ]
 
 _TABLE = "data_sources"
@@ -101,7 +110,7 @@ class SourceInfo:
 
     id: str
     name: str
-    kind: Kind
+    kind: SourceKind
     owner_user_id: str
     created_at: datetime
     disabled: bool
@@ -164,15 +173,23 @@ class DataSources:
         url: str | ConnectionUrl,
         config: SourceConfig | Mapping[str, object],
     ) -> SourceInfo:
-        """Store a new source owned by ``owner_user_id``; SourceError says what to fix."""
+        """Store a new source owned by ``owner_user_id``; SourceError says what to fix.
+
+        A ``documents`` collection takes an empty URL (an empty one is sealed, so every
+        row has the same shape) and an empty config."""
         if not _NAME.match(name):
             raise SourceError(
                 "a data source name is 1-128 letters, digits, '_', '.', ':' or '-', "
                 "starting with a letter or digit"
             )
         raw = url.reveal() if isinstance(url, ConnectionUrl) else url
-        checked = check_url(kind, raw, self._sqlite_dir)
-        parsed = parse_config(checked, config)
+        checked = check_kind(kind, raw, self._sqlite_dir)
+        if checked == DOCUMENTS:
+            if config:
+                raise SourceError("a documents collection takes no config")
+            parsed = SourceConfig(tables={})
+        else:
+            parsed = parse_config(checked, config)
         row_id, now = str(uuid.uuid4()), self._clock()
         sealed = self._keyring.encrypt(tenant_id, "app", _TABLE, row_id, raw.encode("utf-8"))
         values = {
@@ -199,14 +216,15 @@ class DataSources:
         """Sources the caller owns or that are shared with them or their role, by name."""
         query = (
             select(*_INFO_COLUMNS)
-            .where(DataSourceRow.tenant_id == tenant_id, _visible_to(tenant_id, user_id, role))
+            .where(DataSourceRow.tenant_id == tenant_id, visible_to(tenant_id, user_id, role))
             .order_by(DataSourceRow.name)
         )
         with tenant_connect(self._engine, tenant_id) as conn:
             return [_info(row) for row in conn.execute(query).all()]
 
     def get_for(self, tenant_id: str, source_id: str, user_id: str, role: str) -> Source:
-        """The source, opened for a caller who may query it; else SourceNotFound."""
+        """The database source, opened for a caller who may query it; else SourceNotFound
+        (SourceError for a documents collection, which is searched, not queried)."""
         query = select(
             DataSourceRow.owner_user_id,
             DataSourceRow.name,
@@ -217,12 +235,17 @@ class DataSources:
             DataSourceRow.tenant_id == tenant_id,
             DataSourceRow.id == source_id,
             DataSourceRow.disabled.is_(False),
-            _visible_to(tenant_id, user_id, role),
+            visible_to(tenant_id, user_id, role),
         )
         with tenant_connect(self._engine, tenant_id) as conn:
             row = conn.execute(query).first()
         if row is None:
             raise SourceNotFound()
+        if row.kind == DOCUMENTS:
+            raise SourceError(
+                "not a database source: a documents collection is searched with "
+                "POST /v1/documents/search"
+            )
         try:
             raw = self._keyring.decrypt(tenant_id, "app", _TABLE, source_id, row.sealed_url)
         except DecryptionError:
@@ -294,29 +317,33 @@ class DataSources:
 
     @staticmethod
     def _owned(conn: Connection, tenant_id: str, source_id: str, user_id: str) -> None:
-        """Pass for the owner; SourceForbidden for a user it is shared with by id;
-        SourceNotFound for everyone else."""
-        owner = conn.execute(
-            select(DataSourceRow.owner_user_id).where(
-                DataSourceRow.tenant_id == tenant_id, DataSourceRow.id == source_id
-            )
-        ).scalar()
-        if owner == user_id:
-            return
-        visible = conn.execute(
-            select(DataSourceRow.id).where(
-                DataSourceRow.tenant_id == tenant_id,
-                DataSourceRow.id == source_id,
-                _shared_with(tenant_id, user_id, None),
-            )
-        ).first()
-        if visible is None:
-            raise SourceNotFound()
-        raise SourceForbidden("only the data source's owner may do this")
+        require_owner(conn, tenant_id, source_id, user_id)
+
+
+def require_owner(conn: Connection, tenant_id: str, source_id: str, user_id: str) -> None:
+    """Pass for the source's owner; SourceForbidden for a user it is shared with by id;
+    SourceNotFound for everyone else."""
+    owner = conn.execute(
+        select(DataSourceRow.owner_user_id).where(
+            DataSourceRow.tenant_id == tenant_id, DataSourceRow.id == source_id
+        )
+    ).scalar()
+    if owner == user_id:
+        return
+    visible = conn.execute(
+        select(DataSourceRow.id).where(
+            DataSourceRow.tenant_id == tenant_id,
+            DataSourceRow.id == source_id,
+            _shared_with(tenant_id, user_id, None),
+        )
+    ).first()
+    if visible is None:
+        raise SourceNotFound()
+    raise SourceForbidden("only the data source's owner may do this")
 
 
 def _info(row: Row[str, str, str, str, datetime, bool]) -> SourceInfo:
-    return SourceInfo(row[0], row[1], cast(Kind, row[2]), row[3], row[4], row[5])
+    return SourceInfo(row[0], row[1], cast(SourceKind, row[2]), row[3], row[4], row[5])
 
 
 _INFO_COLUMNS = (
@@ -361,5 +388,6 @@ def _shared_with(tenant_id: str, user_id: str, role: str | None) -> ColumnElemen
     return DataSourceRow.id.in_(shares)
 
 
-def _visible_to(tenant_id: str, user_id: str, role: str) -> ColumnElement[bool]:
+def visible_to(tenant_id: str, user_id: str, role: str) -> ColumnElement[bool]:
+    """SQL: the ``data_sources`` row is the caller's own or shared with them or their role."""
     return or_(DataSourceRow.owner_user_id == user_id, _shared_with(tenant_id, user_id, role))

@@ -19,6 +19,8 @@ from bastion.errors import BastionError, InvalidRequest, MethodNotAllowed, NotFo
 from bastion.gateway.admin import AdminDeps, admin_router
 from bastion.gateway.admin.audit import AdminAudit
 from bastion.gateway.anthropic_routes import anthropic_routes
+from bastion.gateway.assistant_routes import assistant_router
+from bastion.gateway.document_routes import DocumentServices, document_router
 from bastion.gateway.http import error_response, json_response
 from bastion.gateway.openai_routes import openai_routes
 from bastion.gateway.openapi import (
@@ -32,6 +34,7 @@ from bastion.gateway.security_headers import SecurityHeaders
 from bastion.gateway.source_routes import SourceServices, source_router
 from bastion.gateway.sso_routes import sso_router
 from bastion.gateway.tenant_policies import TenantPolicies
+from bastion.identity.attributes import UserAttributes
 from bastion.identity.directory import Directory
 
 __all__ = ["create_app"]
@@ -78,8 +81,25 @@ def create_app(runtime: Runtime, *, hsts: bool = False) -> FastPath:
         app.include_router(
             source_router(
                 SourceServices(
-                    callers, runtime.data_sources, runtime.executor, runtime.audit, runtime.clock
+                    callers,
+                    runtime.data_sources,
+                    runtime.executor,
+                    runtime.audit,
+                    runtime.clock,
+                    attributes=UserAttributes(runtime.engine),
                 )
+            )
+        )
+    if runtime.data_sources is not None and runtime.documents is not None:
+        app.include_router(
+            document_router(
+                DocumentServices(callers, runtime.documents, runtime.audit, runtime.clock)
+            )
+        )
+    if runtime.assistant is not None:
+        app.include_router(
+            assistant_router(
+                runtime.assistant, runtime.chat, callers, runtime.settings.max_body_bytes
             )
         )
     secure = runtime.settings.public_url.startswith("https://") or hsts
@@ -95,6 +115,7 @@ def create_app(runtime: Runtime, *, hsts: bool = False) -> FastPath:
                 forget_keys=runtime.auth_cache.clear,
                 audit_log=AdminAudit(runtime.audit),
                 tenant_policies=TenantPolicies(runtime.engine),
+                attributes=UserAttributes(runtime.engine),
             )
         )
     )

@@ -18,6 +18,7 @@ from starlette.responses import Response, StreamingResponse
 
 from bastion.errors import BastionError
 from bastion.gateway.chat import ChatService
+from bastion.gateway.data_tools import answer_with_data_tools, data_tools_apply
 from bastion.gateway.http import (
     conversation_id,
     error_response,
@@ -30,6 +31,9 @@ from bastion.gateway.runtime import Runtime
 from bastion.upstream.base import ChatResult, StreamDelta
 
 __all__ = ["StreamEncoder", "Wire", "handle_chat"]
+
+# The route whose requests may be answered with the assistant's data tools.
+DATA_TOOLS_ROUTE = "/v1/chat/completions"
 
 
 class StreamEncoder(Protocol):
@@ -70,6 +74,8 @@ async def handle_chat(runtime: Runtime, wire: Wire, request: Request) -> Respons
         call = wire.parse(await read_body(request, runtime.settings.max_body_bytes))
         call.check_encodable()
         call.conversation = conversation_id(request)
+        if wire.route == DATA_TOOLS_ROUTE and data_tools_apply(runtime, it, call):
+            return await answer_with_data_tools(runtime, wire, it, call, request_id)
         prepared = await chat.prepare(it, call)
         if call.stream:
             body = _sse(chat, it, chat.stream(it, prepared), wire.encoder(call.model, request_id))

@@ -77,6 +77,9 @@ class Interaction:
     # The provider's token count, once known; the meter charges it to token limits.
     usage: Usage | None = None
     meter: TokenMeter | None = None
+    # What the assistant's tools touched (source, tables, rows, query hash) and did.
+    data_sources: list[dict[str, Any]] = field(default_factory=list)
+    actions: list[dict[str, Any]] = field(default_factory=list)
 
     def add_results(self, stage: Stage, target: str, results: tuple[ScanResult, ...]) -> None:
         for result in results:

@@ -10,12 +10,18 @@ import anyio.to_thread
 from sqlalchemy import Engine
 from starlette.requests import Request
 
+from bastion.assistant.memory import Conversations
+from bastion.assistant.service import AssistantService
+from bastion.assistant.tools import CallerRef, ToolBox
 from bastion.audit import AuditLog, AuditSealer
+from bastion.crypto import Keyring
 from bastion.crypto.select import keyring_for
-from bastion.datasources.executor import Executor
+from bastion.datasources.executor import Executor, HostPolicy
 from bastion.datasources.sources import DataSources
 from bastion.dlp.hashkey import HashKeys
 from bastion.dlp.vault import PseudonymVault
+from bastion.documents.embed import Embedder, load_embedder
+from bastion.documents.store import Documents
 from bastion.gateway.callers import Callers
 from bastion.gateway.chat import ChatService
 from bastion.gateway.http import presented_key
@@ -23,6 +29,7 @@ from bastion.gateway.policies import PolicyStore
 from bastion.gateway.spotlight import generate_boundary
 from bastion.gateway.tenant_policies import TenantPolicies
 from bastion.identity import AuthCache, IdentityService, Principal
+from bastion.identity.attributes import UserAttributes, caller_params
 from bastion.identity.directory import Directory
 from bastion.ratelimit import RateLimiter
 from bastion.scanners import ScannerRegistry, default_registry, generate_canary
@@ -59,8 +66,13 @@ class Runtime:
     secrets: SecretStore | None
     data_sources: DataSources | None
     executor: Executor
+    keyring: Keyring | None = None
+    # The document embedder (None: lexical retrieval only); loaded once per Runtime.
+    embedder: Embedder | None = None
     callers: Callers = field(init=False)
     sso: SsoService = field(init=False)
+    assistant: AssistantService | None = field(init=False)
+    documents: Documents | None = field(init=False)
 
     def __post_init__(self) -> None:
         self.sso = SsoService(
@@ -75,6 +87,7 @@ class Runtime:
             public_url=self.settings.public_url,
             clock=self.clock,
             auth_cache=self.auth_cache,
+            attributes=UserAttributes(self.engine),
         )
         self.callers = Callers(
             self.authenticate_key,
@@ -82,6 +95,35 @@ class Runtime:
             self.policies,
             self.clock,
             idp_bearer=self.sso.bearer,
+        )
+        self.documents = self._documents()
+        self.assistant = self._assistant()
+
+    def _assistant(self) -> AssistantService | None:
+        """The data assistant, where data sources are (they need the keyring)."""
+        if self.data_sources is None or self.keyring is None:
+            return None
+        attributes = UserAttributes(self.engine)
+
+        def params_for(caller: CallerRef) -> dict[str, str]:
+            # Row filters bind only what the gateway knows of the caller.
+            stored = attributes.get(caller.tenant_id, caller.user_id)
+            return caller_params(stored, caller.user_email, caller.role)
+
+        tools = ToolBox(self.data_sources, self.executor, params_for, documents=self.documents)
+        memory = Conversations(self.engine, self.keyring, self.clock)
+        return AssistantService(self.chat, tools, memory)
+
+    def _documents(self) -> Documents | None:
+        """Document collections, where data sources are (chunks are sealed)."""
+        if self.data_sources is None or self.keyring is None:
+            return None
+        return Documents(
+            self.engine,
+            self.keyring,
+            self.clock,
+            lambda policy: self.policies.get(policy).pipeline,
+            self.embedder,
         )
 
     def _tenant_by_name(self, name: str) -> tuple[str, str]:
@@ -103,7 +145,9 @@ class Runtime:
         clock: Callable[[], datetime] = utc_now,
         canary: Callable[[], str] = generate_canary,
         boundary: Callable[[], str] = generate_boundary,
+        embedder: Embedder | None = None,
     ) -> Runtime:
+        """``embedder``: one already loaded (tests share one); else the settings' mode."""
         engine = engine or make_engine(
             settings.database_url, sqlite_synchronous=settings.sqlite_synchronous
         )
@@ -159,7 +203,9 @@ class Runtime:
             )
             if keyring is not None
             else None,
-            executor=Executor(),
+            executor=Executor(hosts=HostPolicy(settings.data_sources_allowed_hosts)),
+            keyring=keyring,
+            embedder=embedder or load_embedder(settings.documents_embeddings),
         )
 
     async def start(self) -> None:

@@ -6,6 +6,13 @@ query guard as the caller (their role's tables, columns and rows), then the read
 executor; the answer carries the exact SQL that ran, so the numbers can be checked.
 Every query, allowed or refused, is one audit record: source, tables, row count, the
 SHA-256 of the model's SQL and the guard's reason; never the SQL text or the rows.
+
+A PostgreSQL or MySQL source's host must be on the deployment's
+``data_sources_allowed_hosts``: checked when it is connected (400) and again before
+every query (the executor). Row filters bind the caller's stored attributes
+(:class:`~bastion.identity.attributes.UserAttributes`) and ``user_email``, ``role`` and
+``user_id`` from the gateway; a filter naming an attribute the caller lacks refuses
+the query (``missing_attribute``), it is never dropped.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from bastion.audit import AuditLog
 from bastion.audit.decisions import record_decision
 from bastion.authz import allowed
 from bastion.datasources import check
-from bastion.datasources.executor import Executor, QueryFailed
+from bastion.datasources.executor import Executor, HostNotAllowed, QueryFailed
 from bastion.datasources.sources import (
     DataSources,
     SourceError,
@@ -36,6 +43,7 @@ from bastion.errors import BastionError, InvalidRequest, NotFound
 from bastion.errors import PermissionDenied as Forbidden
 from bastion.gateway.callers import Caller, Callers
 from bastion.gateway.openapi import error_responses
+from bastion.identity.attributes import UnknownUser, UserAttributes, caller_params
 
 __all__ = ["SourceServices", "source_router"]
 
@@ -44,7 +52,8 @@ _ERRORS = error_responses(
         "400": "Invalid body, URL or guard config (the message names the problem), or "
         "the query was refused by the guard (code query_refused)",
         "401": "Not authenticated",
-        "403": "The role lacks datasources.use, or only the owner may do this",
+        "403": "The role lacks datasources.use, only the owner may do this, or the "
+        "source's host is no longer allowed (code host_not_allowed)",
         "404": "No such data source, or not one the caller may use",
         "502": "The database failed, timed out or refused (code query_failed)",
         "503": "The query could not be recorded in the audit log",
@@ -56,9 +65,16 @@ class NewSource(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(max_length=128)
-    kind: Literal["postgres", "mysql", "sqlite"]
-    url: str = Field(max_length=2048, description="Stored sealed; never returned.")
-    config: dict[str, Any] = Field(description="The guard config (see docs/data-access.md).")
+    kind: Literal["postgres", "mysql", "sqlite", "documents"]
+    url: str = Field(
+        default="",
+        max_length=2048,
+        description="Stored sealed; never returned. Empty for a documents collection.",
+    )
+    config: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The guard config (see docs/data-access.md); empty for documents.",
+    )
 
 
 class Share(BaseModel):
@@ -103,7 +119,15 @@ class QueryFailedError(BastionError):
     error_type = "server_error"
 
 
+class HostRefused(BastionError):
+    status = 403
+    code = "host_not_allowed"
+    error_type = "permission_error"
+
+
 class SourceServices:
+    """``attributes``: the users' stored attributes row filters bind (None: none)."""
+
     def __init__(
         self,
         callers: Callers,
@@ -113,6 +137,7 @@ class SourceServices:
         clock: Callable[[], datetime],
         *,
         timeout_ms: int = 10_000,
+        attributes: UserAttributes | None = None,
     ) -> None:
         self.callers = callers
         self.sources = sources
@@ -120,6 +145,7 @@ class SourceServices:
         self.audit = audit
         self.clock = clock
         self.timeout_ms = timeout_ms
+        self.attributes = attributes
 
     def __repr__(self) -> str:
         return "SourceServices()"
@@ -150,6 +176,8 @@ def source_router(services: SourceServices) -> APIRouter:
             return await anyio.to_thread.run_sync(fn, *args)
         except SourceNotFound:
             raise NotFound("No such data source.") from None
+        except HostNotAllowed as exc:
+            raise InvalidRequest(f"{str(exc)[:300]}.", param="url") from None
         except SourceError as exc:
             if "only the owner" in str(exc):
                 raise Forbidden("Only the source's owner may do this.") from None
@@ -159,6 +187,7 @@ def source_router(services: SourceServices) -> APIRouter:
     async def connect(request: Request, body: NewSource) -> SourceOut:
         """Connect a database; the caller owns it, and nobody else sees it unshared."""
         p = (await caller(request)).principal
+        await run(s.executor.check_host, body.kind, body.url)
         info = await run(
             s.sources.connect, p.tenant_id, p.user_id, body.name, body.kind, body.url, body.config
         )
@@ -192,9 +221,23 @@ def source_router(services: SourceServices) -> APIRouter:
         p = c.principal
         source = await run(s.sources.get_for, p.tenant_id, source_id, p.user_id, c.role)
         # Row filters see only what the gateway knows of the caller, never request
-        # fields (a caller must not pick their own region): :user_id, :user_email, :role.
-        attributes = {"user_email": p.user_email, "role": c.role}
-        policy = guard_policy_for(source, p.user_id, c.role, attributes)
+        # fields (a caller must not pick their own region): their stored attributes,
+        # and :user_id, :user_email, :role from the gateway.
+        stored = await _stored_attributes(s, p.tenant_id, p.user_id)
+        params = caller_params(stored, p.user_email, c.role)
+        try:
+            policy = guard_policy_for(source, p.user_id, c.role, params)
+        except ValueError as exc:  # fail closed: never run without a row filter
+            reason = "missing_attribute" if "needs parameter" in str(exc) else "policy_invalid"
+            await _audit(s, c, "query_refused", {"source": source.id, "guard": reason})
+            if reason == "missing_attribute":
+                raise QueryRefused(
+                    "The query was refused: this source's row filters need a user attribute "
+                    "your account does not have (missing_attribute); ask an administrator."
+                ) from None
+            raise QueryRefused(
+                "The query was refused: the source's guard config is invalid."
+            ) from None
         verdict = check(body.sql, policy)
         record = {
             "source": source.id,
@@ -213,6 +256,11 @@ def source_router(services: SourceServices) -> APIRouter:
             )
         except QueryFailed as exc:
             await _audit(s, c, "query_failed", {**record, "error": exc.code})
+            if exc.code == "host_not_allowed":
+                raise HostRefused(
+                    "The data source's host is not allowed by the gateway's "
+                    "data_sources_allowed_hosts (BASTION_DATA_SOURCES_ALLOWED_HOSTS)."
+                ) from None
             raise QueryFailedError(f"The database did not answer the query ({exc.code}).") from None
         await _audit(s, c, "query_ran", {**record, "rows": result.row_count})
         return QueryOut(
@@ -225,6 +273,15 @@ def source_router(services: SourceServices) -> APIRouter:
         )
 
     return router
+
+
+async def _stored_attributes(s: SourceServices, tenant_id: str, user_id: str) -> dict[str, str]:
+    if s.attributes is None:
+        return {}
+    try:
+        return await anyio.to_thread.run_sync(s.attributes.get, tenant_id, user_id)
+    except UnknownUser:
+        return {}
 
 
 async def _audit(s: SourceServices, c: Caller, outcome: str, access: dict[str, Any]) -> None:

@@ -16,7 +16,9 @@ class SsoIdentity:
     ``attributes`` every other claim or attribute (values as strings). ``idp`` names the
     provider (``oidc``, ``github``, ``gitlab``, ``saml``); ``authenticated_at`` is when
     the person authenticated at the IdP (OIDC ``auth_time``, SAML AuthnInstant), which
-    step-up checks. The repr shows no claim values."""
+    step-up checks. ``not_single`` names the claims that were not one string (an OIDC
+    list, number or boolean), which never become user attributes. The repr shows no
+    claim values."""
 
     idp: str
     subject: str
@@ -25,6 +27,7 @@ class SsoIdentity:
     name: str = ""
     groups: tuple[str, ...] = ()
     attributes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    not_single: frozenset[str] = frozenset()
 
     def __repr__(self) -> str:
         return f"SsoIdentity(idp={self.idp!r}, groups={len(self.groups)})"

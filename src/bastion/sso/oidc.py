@@ -268,6 +268,7 @@ class OidcClient:
             name=name if isinstance(name, str) else "",
             groups=_strings(claims.get(config.groups_claim)),
             attributes=attributes,
+            not_single=frozenset(k for k in attributes if not isinstance(claims[k], str)),
         )
 
     async def _github_identity(self, access_token: str) -> SsoIdentity:

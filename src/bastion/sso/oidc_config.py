@@ -14,6 +14,7 @@
     jit = true                               # create unknown users at first sign-in
     allowed_domains = ["example.com"]
     max_age_minutes = 480                    # re-authenticate at the IdP after 8 hours
+    attributes = { region = "region" }       # user attribute -> claim (bastion.sso.attributes)
 
 ``preset = "gitlab"`` fills the issuer (``https://gitlab.com``; set ``issuer`` for a
 self-hosted GitLab). ``preset = "github"`` is plain OAuth 2.0 (GitHub has no ID token):
@@ -32,6 +33,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from bastion.sso.attributes import validate_attribute_mapping
 from bastion.sso.roles import validate_role, validate_role_mapping
 
 __all__ = ["GITHUB", "GITLAB", "OidcConfig", "Preset", "parse_oidc_config"]
@@ -72,6 +74,7 @@ _KEYS = frozenset(
         "allowed_domains",
         "max_age_minutes",
         "allow_insecure_loopback",
+        "attributes",
     }
 )
 _GITHUB_ONLY = ("authorization_endpoint", "token_endpoint", "api_url")
@@ -101,6 +104,7 @@ class OidcConfig:
     allowed_domains: tuple[str, ...] = ()
     max_age_minutes: int | None = None
     allow_insecure_loopback: bool = False
+    attribute_mapping: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def idp(self) -> str:
@@ -188,6 +192,9 @@ def parse_oidc_config(table: Mapping[str, Any]) -> OidcConfig:
         allowed_domains=tuple(d.lower() for d in _texts(merged, "allowed_domains", default=())),
         max_age_minutes=max_age,
         allow_insecure_loopback=insecure,
+        attribute_mapping=MappingProxyType(
+            validate_attribute_mapping(merged.get("attributes", {}), where="sso.oidc")
+        ),
         **endpoints,
     )
 

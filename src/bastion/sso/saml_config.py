@@ -19,6 +19,7 @@ Keys (all optional except one IdP metadata source)::
     role_mapping = { "bastion-admins" = "admin" }  # group -> role (bastion.sso.roles)
     default_role = "member"         # unset: a person with no mapped group is refused
     jit = true                      # make unknown people users at first sign-in
+    attributes = { region = "region" }  # user attribute -> SAML attribute (bastion.sso.attributes)
 
 Unknown keys and bad values raise :class:`ValueError` naming the key. A metadata URL
 is fetched once at start (:func:`load_idp_metadata`), over HTTPS unless it is loopback.
@@ -38,6 +39,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from bastion.sso.attributes import validate_attribute_mapping
 from bastion.sso.roles import validate_role, validate_role_mapping
 
 __all__ = ["SamlConfig", "load_idp_metadata", "parse_saml_config"]
@@ -56,7 +58,7 @@ _STRINGS = (
     "name_id_format",
 )
 _BOOLS = ("want_assertions_signed", "want_response_signed", "allow_unsolicited")
-_ACCESS = ("role_mapping", "default_role", "jit")
+_ACCESS = ("role_mapping", "default_role", "jit", "attributes")
 _KEYS = frozenset(
     {
         *_METADATA_SOURCES,
@@ -94,6 +96,7 @@ class SamlConfig:
     role_mapping: Mapping[str, str] = dataclasses.field(default_factory=dict)
     default_role: str | None = None
     jit: bool = False
+    attribute_mapping: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 
 def _fail(key: str, problem: str) -> ValueError:
@@ -222,6 +225,9 @@ def parse_saml_config(table: Mapping[str, Any], *, public_url: str, tenant: str)
         role_mapping=role_mapping,
         default_role=default_role,
         jit=_bool(table, "jit", False),
+        attribute_mapping=validate_attribute_mapping(
+            table.get("attributes", {}), where="[sso.saml]"
+        ),
     )
 
 

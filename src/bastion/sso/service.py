@@ -11,6 +11,8 @@ gives the identity provider. A sign-in:
    ``bastion.sso.saml``), the IdP's groups map to a role (deny by default), the user is
    found by ``(idp, subject)`` or provisioned just in time, and a session is made. A
    step-up sign-in refreshes the caller's session instead, and only for the same user.
+   The provider's ``attributes`` mapping sets the user's attributes from its claims
+   (:mod:`bastion.sso.attributes`), at every sign-in and for every IdP bearer token.
 
 Every outcome, refusals included, is one audit record (``signed_in`` or
 ``sign_in_refused`` with the error code). Errors shown to the browser are generic.
@@ -21,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -36,8 +38,10 @@ from bastion.audit.decisions import record_decision
 from bastion.errors import AuditUnavailable, AuthenticationFailed, BastionError, NotFound
 from bastion.gateway.policies import PolicyStore
 from bastion.identity import AuthCache, Principal
+from bastion.identity.attributes import InvalidAttributes, UnknownUser, UserAttributes
 from bastion.identity.directory import Directory
 from bastion.sessions import IssuedSession, SessionStore, parse_session_policy
+from bastion.sso.attributes import map_attributes
 from bastion.sso.identity import SsoIdentity
 from bastion.sso.oidc import OidcClient, SsoError
 from bastion.sso.oidc_config import OidcConfig, parse_oidc_config
@@ -96,7 +100,9 @@ class SsoService:
         public_url: str,
         clock: Callable[[], datetime],
         auth_cache: AuthCache,
+        attributes: UserAttributes | None = None,
     ) -> None:
+        self._attributes = attributes
         self._auth_cache = auth_cache
         self._policies = policies
         self._directory = directory
@@ -209,6 +215,7 @@ class SsoService:
         )
         if user is None:
             raise AuthenticationFailed()
+        await self._sync_attributes(tenant_id, user.id, identity, config.attribute_mapping)
         principal = Principal(
             tenant_id=tenant_id,
             tenant_name=tenant,
@@ -283,7 +290,15 @@ class SsoService:
             )
             mapping, default, jit = dict(config.role_mapping), config.default_role, config.jit
             return await self._sign_in(
-                tenant_id, policy, identity, login, mapping, default, jit, route
+                tenant_id,
+                policy,
+                identity,
+                login,
+                mapping,
+                default,
+                jit,
+                route,
+                attribute_mapping=config.attribute_mapping,
             )
         except (SsoError, SignInFailed) as exc:
             reason = exc.code if isinstance(exc, SsoError) else exc.reason
@@ -307,7 +322,15 @@ class SsoService:
             config = provider.config
             mapping, default, jit = dict(config.role_mapping), config.default_role, config.jit
             return await self._sign_in(
-                tenant_id, policy, identity, login, mapping, default, jit, route
+                tenant_id,
+                policy,
+                identity,
+                login,
+                mapping,
+                default,
+                jit,
+                route,
+                attribute_mapping=config.attribute_mapping,
             )
         except (SamlError, SignInFailed) as exc:
             reason = exc.code if isinstance(exc, SamlError) else exc.reason
@@ -334,6 +357,8 @@ class SsoService:
         default_role: str | None,
         jit: bool,
         route: str,
+        *,
+        attribute_mapping: Mapping[str, str],
     ) -> SignedIn:
         role = map_role(identity, mapping, default_role)
         if role is None:
@@ -346,6 +371,7 @@ class SsoService:
         )
         if user is None:
             raise SignInFailed("no_user")
+        await self._sync_attributes(tenant_id, user.id, identity, attribute_mapping)
         if login.session_id is not None:
             # Step-up: the same person signed in again, just now (the IdP was asked to
             # authenticate afresh; one that reused an old sign-in is refused).
@@ -377,6 +403,31 @@ class SsoService:
             await anyio.to_thread.run_sync(self._sessions.revoke, tenant_id, issued.id)
             raise
         return SignedIn(issued, login.return_to)
+
+    async def _sync_attributes(
+        self, tenant_id: str, user_id: str, identity: SsoIdentity, mapping: Mapping[str, str]
+    ) -> None:
+        """Set the user's mapped attributes from the IdP's claims; a refused claim is
+        logged by name (never its value) and, like an absent one, removed."""
+        store = self._attributes
+        if not mapping or store is None:
+            return
+        mapped = map_attributes(identity, mapping)
+        if mapped.refused:
+            log.info(
+                "idp attributes refused tenant=%s names=%s", tenant_id, ",".join(mapped.refused)
+            )
+        try:
+            await anyio.to_thread.run_sync(
+                lambda: store.merge(tenant_id, user_id, mapped.values, remove=mapped.removed)
+            )
+        except InvalidAttributes:  # e.g. too many keys: drop every mapped one instead
+            log.warning("idp attributes not applied tenant=%s (too many)", tenant_id)
+            await anyio.to_thread.run_sync(
+                lambda: store.merge(tenant_id, user_id, {}, remove=tuple(mapping))
+            )
+        except UnknownUser:
+            return
 
     async def _audit(
         self,

@@ -26,6 +26,7 @@ from bastion.audit import verify_chain
 from bastion.audit.export import export_jsonl
 from bastion.authz import ROLES, allowed
 from bastion.errors import BastionError, InvalidRequest, NotFound, PolicyUnavailable
+from bastion.gateway.admin.attributes import attribute_handlers
 from bastion.gateway.admin.audit import AdminAudit
 from bastion.gateway.admin.models import (
     CallerOut,
@@ -47,6 +48,7 @@ from bastion.gateway.callers import Caller, Callers
 from bastion.gateway.openapi import error_responses
 from bastion.gateway.policies import PolicyStore
 from bastion.gateway.tenant_policies import TenantPolicies
+from bastion.identity.attributes import UserAttributes
 from bastion.identity.directory import Directory
 from bastion.identity.service import IdentityError, KeyInfo
 from bastion.policy import PolicyError, parse_policy
@@ -74,6 +76,10 @@ ADMIN_ROUTES: tuple[AdminRoute, ...] = (
     AdminRoute("GET", "/admin/users", "users.read", "The tenant's users"),
     AdminRoute("POST", "/admin/users", "users.manage", "Add a user"),
     AdminRoute("PATCH", "/admin/users/{user_id}", "users.manage", "Change a role, disable"),
+    AdminRoute("GET", "/admin/users/{user_id}/attributes", "users.read", "A user's attributes"),
+    AdminRoute(
+        "PUT", "/admin/users/{user_id}/attributes", "users.manage", "Set a user's attributes"
+    ),
     AdminRoute("GET", "/admin/keys", "keys.own", "API keys (one's own; all with keys.manage)"),
     AdminRoute("POST", "/admin/keys", "keys.own", "Create an API key"),
     AdminRoute("DELETE", "/admin/keys/{key_id}", "keys.own", "Revoke an API key"),
@@ -137,6 +143,7 @@ class AdminDeps:
     forget_keys: Callable[[], None]  # drop this process's cache of verified keys
     audit_log: AdminAudit
     tenant_policies: TenantPolicies
+    attributes: UserAttributes
 
 
 class _Admin:
@@ -408,6 +415,7 @@ def admin_router(deps: AdminDeps) -> APIRouter:
         ("DELETE", "/admin/sessions/{session_id}"): (admin.end_session, None, 204),
         ("GET", "/admin/audit/verify"): (admin.verify, VerifyOut, 200),
         ("GET", "/admin/audit/export"): (admin.export, None, 200),
+        **attribute_handlers(admin, deps.attributes),
     }
     router = APIRouter(tags=["admin"])
     for route in ADMIN_ROUTES:

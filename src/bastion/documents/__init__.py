@@ -1,0 +1,1 @@
+"""Documents: ingestion and retrieval of enterprise documents."""

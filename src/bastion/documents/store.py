@@ -1,0 +1,459 @@
+"""Document collections: upload (scanned first), list, delete, permission-filtered search.
+
+A collection is a data source of kind ``documents`` (:mod:`bastion.datasources.sources`),
+so it has one owner and is shared only explicitly, to users or roles, like any source.
+Only the owner uploads or deletes; whoever may see the collection may list and search
+it; for everyone else it does not exist (:class:`SourceNotFound`).
+
+At rest: a document row holds its name, status, the scanners' reasons, the SHA-256
+and length of its text, never the text. Each chunk's text and, when an embedder ran,
+its vector are sealed together under the tenant's ``app`` data key bound to the chunk
+id (table ``document_chunks``), so key rotation and backups cover them like every
+sealed column. Every statement runs bound to the tenant (:mod:`bastion.store.tenancy`):
+the ``tenant_id`` column is the namespace, enforced by row-level security on
+PostgreSQL and by the tenant guard everywhere.
+
+Search filters by permission before it ranks. Candidates are chosen in SQL: chunks of
+``active`` documents in collections the caller owns or that are shared with them or
+their role (and, if asked, only the named ones). Only those are opened and ranked, in
+Python (:mod:`bastion.documents.ranking`: BM25, fused with cosine similarity when an
+embedder is configured). Ranking cannot happen in the database because the database
+never holds the text or the vectors in clear: PostgreSQL full-text search would need
+a plaintext ``tsvector`` and pgvector plaintext vectors (which leak content through
+inversion and nearest-neighbour probing), and SQLite has neither. The cost is linear
+in the caller's visible chunks, one AES-GCM open each (at most
+:data:`MAX_CANDIDATES`, beyond which the caller must name ``source_ids``).
+
+Upload is async (the scanners are); its database work and embedding run on worker
+threads. ``list``, ``delete`` and ``search`` are sync: call them from a worker thread.
+Errors: see :mod:`bastion.documents.errors`.
+"""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import json
+import logging
+import re
+import struct
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import cast
+
+import anyio.to_thread
+from sqlalchemy import Connection, Engine, Select, delete, insert, select
+
+from bastion.crypto import DecryptionError, Keyring
+from bastion.datasources.sources import (
+    DOCUMENTS,
+    SourceNotFound,
+    require_owner,
+    visible_to,
+)
+from bastion.documents.chunking import chunk_text
+from bastion.documents.embed import Embedder
+from bastion.documents.errors import DocumentError, DocumentNotFound
+from bastion.documents.ingest import ACTIVE, Status, scan_chunks
+from bastion.documents.ranking import rank
+from bastion.scanners import Pipeline
+from bastion.store.schema import DataSourceRow, DocumentChunkRow, DocumentRow
+from bastion.store.tenancy import tenant_begin, tenant_connect
+
+__all__ = ["MAX_CANDIDATES", "MAX_K", "MAX_QUERY_CHARS", "DocumentInfo", "Documents", "Hit"]
+
+MAX_K = 20
+MAX_QUERY_CHARS = 2000
+MAX_CANDIDATES = 50_000
+_MAX_SOURCE_IDS = 50
+_TABLE = "document_chunks"
+_BLOB_VERSION = 1
+_HEADER = struct.Struct(">BI")  # version, text length in bytes; then text, then vector
+_NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,256}$")
+
+log = logging.getLogger("bastion.documents")
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentInfo:
+    """What a listing shows of a document: status and reasons, never its text."""
+
+    id: str
+    source_id: str
+    name: str
+    status: Status
+    reasons: tuple[str, ...]
+    sha256: str
+    chars: int
+    chunks: int
+    uploaded_by: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One retrieved chunk. ``score`` orders hits within one answer only."""
+
+    source_id: str
+    source_name: str
+    document_id: str
+    document_name: str
+    ord: int
+    text: str = field(repr=False)
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Sealable:
+    chunk_id: str
+    ord: int
+    embedder: str
+    blob: bytes = field(repr=False)
+
+
+class Documents:
+    """Every tenant's document collections. ``pipeline_for`` maps a policy name to its
+    scanner pipeline; ``embedder`` is None for lexical-only retrieval."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        keyring: Keyring,
+        clock: Callable[[], datetime],
+        pipeline_for: Callable[[str], Pipeline],
+        embedder: Embedder | None,
+    ) -> None:
+        self._engine = engine
+        self._keyring = keyring
+        self._clock = clock
+        self._pipeline_for = pipeline_for
+        self.embedder = embedder
+
+    def __repr__(self) -> str:
+        name = self.embedder.name if self.embedder is not None else None
+        return f"Documents(embedder={name!r})"
+
+    async def upload(
+        self,
+        tenant_id: str,
+        source_id: str,
+        user_id: str,
+        role: str,
+        name: str,
+        text: str,
+        *,
+        policy: str,
+        request_id: str = "",
+    ) -> DocumentInfo:
+        """Scan and store a document in a collection the caller owns.
+
+        ``policy`` names the tenant's policy, whose input scanners judge each chunk
+        (:mod:`bastion.documents.ingest`). A flagged document is stored quarantined:
+        the answer says so, with the reasons. ``role`` is unused: only the owner
+        uploads, whatever their role."""
+        del role
+        if not _NAME.match(name):
+            raise DocumentError("a document name is 1-256 characters, none of them control")
+        chunks = await anyio.to_thread.run_sync(self._prepare, tenant_id, source_id, user_id, text)
+        scanned = await scan_chunks(
+            self._pipeline_for(policy), chunks, tenant_id=tenant_id, request_id=request_id
+        )
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        sealable = await anyio.to_thread.run_sync(
+            self._seal, tenant_id, scanned.texts, scanned.status == ACTIVE
+        )
+        info = DocumentInfo(
+            id=str(uuid.uuid4()),
+            source_id=source_id,
+            name=name,
+            status=scanned.status,
+            reasons=scanned.reasons,
+            sha256=digest,
+            chars=len(text),
+            chunks=len(sealable),
+            uploaded_by=user_id,
+            created_at=self._clock(),
+        )
+        await anyio.to_thread.run_sync(self._insert, tenant_id, info, sealable)
+        return info
+
+    def delete(self, tenant_id: str, source_id: str, document_id: str, user_id: str) -> None:
+        """Delete a document and its chunks; only the collection's owner may."""
+        with tenant_begin(self._engine, tenant_id) as conn:
+            _owned_collection(conn, tenant_id, source_id, user_id)
+            where = (
+                DocumentRow.tenant_id == tenant_id,
+                DocumentRow.source_id == source_id,
+                DocumentRow.id == document_id,
+            )
+            if conn.execute(select(DocumentRow.id).where(*where)).first() is None:
+                raise DocumentNotFound()
+            conn.execute(
+                delete(DocumentChunkRow).where(
+                    DocumentChunkRow.tenant_id == tenant_id,
+                    DocumentChunkRow.document_id == document_id,
+                )
+            )
+            conn.execute(delete(DocumentRow).where(*where))
+
+    def search(
+        self,
+        tenant_id: str,
+        user_id: str,
+        role: str,
+        query: str,
+        k: int = 5,
+        source_ids: Sequence[str] | None = None,
+    ) -> builtins.list[Hit]:
+        """The ``k`` best chunks for ``query`` among the active documents of the
+        collections the caller may see (only ``source_ids`` if given: each must be a
+        visible collection, else SourceNotFound)."""
+        if not query.strip():
+            raise DocumentError("the query is empty")
+        if len(query) > MAX_QUERY_CHARS:
+            raise DocumentError(f"a query is at most {MAX_QUERY_CHARS} characters")
+        if not 1 <= k <= MAX_K:
+            raise DocumentError(f"k is 1 to {MAX_K}")
+        wanted = _source_filter(source_ids)
+        with tenant_connect(self._engine, tenant_id) as conn:
+            if wanted is not None:
+                _require_visible(conn, tenant_id, user_id, role, wanted)
+            rows = conn.execute(_candidates(tenant_id, user_id, role, wanted)).all()
+        if len(rows) > MAX_CANDIDATES:
+            raise DocumentError(
+                f"more than {MAX_CANDIDATES} chunks to search: name the collections "
+                "to search in source_ids"
+            )
+        opened = [(row, self._open(tenant_id, row.id, row.sealed)) for row in rows]
+        usable = [(row, pair) for row, pair in opened if pair is not None]
+        if len(usable) < len(opened):
+            log.error("document chunks did not open; left out count=%d", len(opened) - len(usable))
+        texts = [text for _, (text, _) in usable]
+        embedder, query_vector = self.embedder, None
+        vectors: list[bytes | None] = []
+        if embedder is not None:
+            vectors = [
+                vector if row.embedder == embedder.name and vector else None
+                for row, (_, vector) in usable
+            ]
+            if any(v is not None for v in vectors):
+                query_vector = embedder.embed([query])[0]
+        ranked = rank(
+            query,
+            texts,
+            k,
+            query_vector=query_vector,
+            vectors=vectors,
+            similarities=embedder.similarities if embedder is not None else None,
+        )
+        hits = []
+        for r in ranked:
+            row = usable[r.index][0]
+            hits.append(
+                Hit(
+                    source_id=row.source_id,
+                    source_name=row.source_name,
+                    document_id=row.document_id,
+                    document_name=row.document_name,
+                    ord=row.ord,
+                    text=texts[r.index],
+                    score=r.score,
+                )
+            )
+        return hits
+
+    # Upload steps (worker threads) ---------------------------------------------------
+
+    def _prepare(self, tenant_id: str, source_id: str, user_id: str, text: str) -> list[str]:
+        """The chunks, once the caller is known to own the collection."""
+        with tenant_connect(self._engine, tenant_id) as conn:
+            _owned_collection(conn, tenant_id, source_id, user_id)
+        return chunk_text(text)
+
+    def _seal(self, tenant_id: str, texts: Sequence[str], embed: bool) -> list[_Sealable]:
+        vectors: Sequence[bytes] = [b""] * len(texts)
+        name = ""
+        if embed and self.embedder is not None:
+            try:
+                vectors, name = self.embedder.embed(texts), self.embedder.name
+            except Exception as exc:
+                # Retrieval of this document stays lexical; the type only, never text.
+                log.error("embedding failed; lexical only error=%s", type(exc).__name__)
+                vectors, name = [b""] * len(texts), ""
+        out = []
+        for ord_, (text, vector) in enumerate(zip(texts, vectors, strict=True)):
+            chunk_id = str(uuid.uuid4())
+            encoded = text.encode("utf-8")
+            plain = _HEADER.pack(_BLOB_VERSION, len(encoded)) + encoded + vector
+            blob = self._keyring.encrypt(tenant_id, "app", _TABLE, chunk_id, plain)
+            out.append(_Sealable(chunk_id, ord_, name, blob))
+        return out
+
+    def _insert(self, tenant_id: str, info: DocumentInfo, chunks: Sequence[_Sealable]) -> None:
+        with tenant_begin(self._engine, tenant_id) as conn:
+            # Again, in the writing transaction: the collection may have gone meanwhile.
+            _owned_collection(conn, tenant_id, info.source_id, info.uploaded_by)
+            conn.execute(
+                insert(DocumentRow).values(
+                    id=info.id,
+                    tenant_id=tenant_id,
+                    source_id=info.source_id,
+                    uploaded_by=info.uploaded_by,
+                    name=info.name,
+                    status=info.status,
+                    reasons=json.dumps(list(info.reasons)),
+                    sha256=info.sha256,
+                    chars=info.chars,
+                    chunks=info.chunks,
+                    created_at=info.created_at,
+                )
+            )
+            if chunks:
+                conn.execute(
+                    insert(DocumentChunkRow),
+                    [
+                        {
+                            "id": c.chunk_id,
+                            "tenant_id": tenant_id,
+                            "document_id": info.id,
+                            "source_id": info.source_id,
+                            "ord": c.ord,
+                            "embedder": c.embedder,
+                            "sealed": c.blob,
+                        }
+                        for c in chunks
+                    ],
+                )
+
+    def _open(self, tenant_id: str, chunk_id: str, blob: bytes) -> tuple[str, bytes] | None:
+        """A chunk's text and vector (b"" when none); None when it does not open."""
+        try:
+            plain = self._keyring.decrypt(tenant_id, "app", _TABLE, chunk_id, blob)
+            version, size = _HEADER.unpack_from(plain)
+            if version != _BLOB_VERSION or _HEADER.size + size > len(plain):
+                return None
+            end = _HEADER.size + size
+            return plain[_HEADER.size : end].decode("utf-8"), plain[end:]
+        except (DecryptionError, struct.error, UnicodeDecodeError):
+            return None
+
+    def list(
+        self, tenant_id: str, source_id: str, user_id: str, role: str
+    ) -> builtins.list[DocumentInfo]:
+        """The documents of a collection the caller may see, oldest first, with their
+        status and reasons (quarantined ones included), never their text."""
+        with tenant_connect(self._engine, tenant_id) as conn:
+            _require_visible(conn, tenant_id, user_id, role, [source_id])
+            rows = conn.execute(
+                select(
+                    DocumentRow.id,
+                    DocumentRow.source_id,
+                    DocumentRow.name,
+                    DocumentRow.status,
+                    DocumentRow.reasons,
+                    DocumentRow.sha256,
+                    DocumentRow.chars,
+                    DocumentRow.chunks,
+                    DocumentRow.uploaded_by,
+                    DocumentRow.created_at,
+                )
+                .where(DocumentRow.tenant_id == tenant_id, DocumentRow.source_id == source_id)
+                .order_by(DocumentRow.created_at, DocumentRow.id)
+            ).all()
+        return [
+            DocumentInfo(
+                id=row.id,
+                source_id=row.source_id,
+                name=row.name,
+                status=cast(Status, row.status),
+                reasons=tuple(json.loads(row.reasons)),
+                sha256=row.sha256,
+                chars=row.chars,
+                chunks=row.chunks,
+                uploaded_by=row.uploaded_by,
+                created_at=row.created_at,
+            )
+            for row in rows
+        ]
+
+
+def _owned_collection(conn: Connection, tenant_id: str, source_id: str, user_id: str) -> None:
+    """Pass if the caller owns ``source_id`` and it is a documents collection."""
+    require_owner(conn, tenant_id, source_id, user_id)
+    kind = conn.execute(
+        select(DataSourceRow.kind).where(
+            DataSourceRow.tenant_id == tenant_id, DataSourceRow.id == source_id
+        )
+    ).scalar()
+    if kind != DOCUMENTS:
+        raise DocumentError(
+            "not a documents collection: documents go in a source of kind documents"
+        )
+
+
+def _require_visible(
+    conn: Connection, tenant_id: str, user_id: str, role: str, source_ids: Sequence[str]
+) -> None:
+    """SourceNotFound unless every one of ``source_ids`` is a documents collection the
+    caller may see (a database source the caller may see is a DocumentError)."""
+    rows = conn.execute(
+        select(DataSourceRow.id, DataSourceRow.kind).where(
+            DataSourceRow.tenant_id == tenant_id,
+            DataSourceRow.id.in_(source_ids),
+            DataSourceRow.disabled.is_(False),
+            visible_to(tenant_id, user_id, role),
+        )
+    ).all()
+    kinds = {row.id: row.kind for row in rows}
+    if any(source_id not in kinds for source_id in source_ids):
+        raise SourceNotFound()
+    if any(kind != DOCUMENTS for kind in kinds.values()):
+        raise DocumentError("not a documents collection: a database source is queried with SQL")
+
+
+def _source_filter(source_ids: Sequence[str] | None) -> builtins.list[str] | None:
+    if source_ids is None:
+        return None
+    if isinstance(source_ids, str):
+        raise TypeError("source_ids is a sequence of ids, not one string")
+    unique = builtins.list(dict.fromkeys(source_ids))
+    if not unique or len(unique) > _MAX_SOURCE_IDS:
+        raise DocumentError(f"source_ids names 1 to {_MAX_SOURCE_IDS} collections")
+    return unique
+
+
+def _candidates(
+    tenant_id: str, user_id: str, role: str, source_ids: Sequence[str] | None
+) -> Select[str, str, str, int, str, bytes, str, str]:
+    """SQL: the chunks the caller may read, the permission filter before any ranking."""
+    query = (
+        select(
+            DocumentChunkRow.id,
+            DocumentChunkRow.source_id,
+            DocumentChunkRow.document_id,
+            DocumentChunkRow.ord,
+            DocumentChunkRow.embedder,
+            DocumentChunkRow.sealed,
+            DocumentRow.name.label("document_name"),
+            DataSourceRow.name.label("source_name"),
+        )
+        .join(DocumentRow, DocumentRow.id == DocumentChunkRow.document_id)
+        .join(DataSourceRow, DataSourceRow.id == DocumentRow.source_id)
+        .where(
+            DocumentChunkRow.tenant_id == tenant_id,
+            DocumentRow.tenant_id == tenant_id,
+            DataSourceRow.tenant_id == tenant_id,
+            DocumentChunkRow.source_id == DocumentRow.source_id,
+            DocumentRow.status == ACTIVE,
+            DataSourceRow.kind == DOCUMENTS,
+            DataSourceRow.disabled.is_(False),
+            visible_to(tenant_id, user_id, role),
+        )
+        .order_by(DataSourceRow.name, DocumentRow.created_at, DocumentRow.id, DocumentChunkRow.ord)
+        .limit(MAX_CANDIDATES + 1)
+    )
+    if source_ids is not None:
+        query = query.where(DataSourceRow.id.in_(source_ids))
+    return query
