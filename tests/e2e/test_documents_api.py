@@ -5,15 +5,14 @@ caller may see, every decision audited without the text."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.e2e.conftest import Gateway
+from tests.e2e.test_assistant import client
+from tests.e2e.test_sources_api import user_key
 
 HANDBOOK = (
     "Vacation policy. Employees accrue 25 days of paid leave per year, and up to five "
@@ -38,26 +37,6 @@ def gateway_extra_settings() -> dict[str, object]:
     # Lexical ranking keeps the answers exact; a body limit above the document limit
     # lets the store's own size check answer.
     return {"documents_embeddings": "off", "max_body_bytes": 4_500_000}
-
-
-def user_key(gateway: Gateway, email: str, role: str = "member") -> tuple[str, str]:
-    issued = gateway.identity.create_key("acme", email, datetime.now(UTC), role=role)
-    with gateway.engine.connect() as conn:
-        user_id = conn.exec_driver_sql(
-            "SELECT id FROM users WHERE tenant_id = ? AND email = ?"
-            if gateway.engine.dialect.name == "sqlite"
-            else "SELECT id FROM users WHERE tenant_id = %s AND email = %s",
-            (gateway.tenant_id, email),
-        ).scalar_one()
-    return issued.secret, str(user_id)
-
-
-@contextmanager
-def client(gateway: Gateway, key: str) -> Iterator[httpx.Client]:
-    with httpx.Client(
-        base_url=gateway.base_url, headers={"authorization": f"Bearer {key}"}, timeout=60
-    ) as http:
-        yield http
 
 
 def collection(http: httpx.Client, name: str) -> str:

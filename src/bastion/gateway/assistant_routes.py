@@ -21,9 +21,7 @@ from starlette.responses import Response
 from bastion.assistant.memory import ConversationError, ConversationNotFound
 from bastion.assistant.service import AssistantService
 from bastion.assistant.tools import CallerRef
-from bastion.authz import allowed
 from bastion.errors import BastionError, InvalidRequest, NotFound, VaultUnavailable
-from bastion.errors import PermissionDenied as Forbidden
 from bastion.gateway.callers import Caller, Callers
 from bastion.gateway.chat import ChatService
 from bastion.gateway.http import error_response, json_response, new_request_id, read_body
@@ -89,10 +87,9 @@ def _caller_ref(caller: Caller) -> CallerRef:
     return CallerRef(p.tenant_id, p.user_id, p.user_email, caller.role)
 
 
-def _require(caller: Caller) -> None:
+def _require(callers: Callers, caller: Caller) -> None:
     for permission in ("chat", "datasources.use"):
-        if not allowed(caller.role, permission):
-            raise Forbidden(f"Your role may not use the assistant ({permission}).")
+        callers.require(caller, permission)
 
 
 def assistant_router(
@@ -116,7 +113,7 @@ def assistant_router(
         caller = await callers.identify(request)
         it = Interaction(principal=caller.principal, request_id=request_id, route=_ROUTE)
         try:
-            _require(caller)
+            _require(callers, caller)
             try:
                 body = AssistantAsk.model_validate_json(await read_body(request, max_body_bytes))
             except ValidationError as exc:
@@ -148,7 +145,7 @@ def assistant_router(
     async def history(request: Request, conversation_id: str) -> list[TurnOut]:
         """Your own conversation's turns (questions and answers; tool results are not kept)."""
         caller = await callers.identify(request)
-        _require(caller)
+        _require(callers, caller)
         try:
             turns = await assistant.history(_caller_ref(caller), conversation_id)
         except ConversationNotFound:
@@ -161,7 +158,7 @@ def assistant_router(
     async def forget(request: Request, conversation_id: str) -> Response:
         """Forget your own conversation."""
         caller = await callers.identify(request)
-        _require(caller)
+        _require(callers, caller)
         try:
             await assistant.forget(_caller_ref(caller), conversation_id)
         except ConversationNotFound:

@@ -107,6 +107,12 @@ class Callers:
         )
         return Caller(principal, info, cookie)
 
+    async def identify_for(self, request: Request, permission: str) -> Caller:
+        """The caller, if their role grants ``permission`` (see :meth:`require`)."""
+        caller = await self.identify(request)
+        self.require(caller, permission)
+        return caller
+
     def require(self, caller: Caller, permission: str) -> None:
         """Deny unless the caller's role grants ``permission``; a session also needs a
         recent sign-in for a step-up permission."""

@@ -26,7 +26,6 @@ from starlette.responses import Response
 
 from bastion.audit import AuditLog
 from bastion.audit.decisions import record_decision
-from bastion.authz import allowed
 from bastion.datasources.sources import SourceError, SourceForbidden, SourceNotFound
 from bastion.documents.errors import DocumentNotFound
 from bastion.documents.store import MAX_K, MAX_QUERY_CHARS, DocumentInfo, Documents, Hit
@@ -158,10 +157,7 @@ def document_router(services: DocumentServices) -> APIRouter:
     s = services
 
     async def caller(request: Request) -> Caller:
-        found = await s.callers.identify(request)
-        if not allowed(found.role, "datasources.use"):
-            raise Forbidden("Your role may not use data sources (datasources.use).")
-        return found
+        return await s.callers.identify_for(request, "datasources.use")
 
     def thread(fn: Callable[..., T], *args: Any) -> Awaitable[T]:
         return anyio.to_thread.run_sync(fn, *args)

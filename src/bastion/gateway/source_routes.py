@@ -29,7 +29,6 @@ from starlette.responses import Response
 
 from bastion.audit import AuditLog
 from bastion.audit.decisions import record_decision
-from bastion.authz import allowed
 from bastion.datasources import check
 from bastion.datasources.executor import Executor, HostNotAllowed, QueryFailed
 from bastion.datasources.sources import (
@@ -166,10 +165,7 @@ def source_router(services: SourceServices) -> APIRouter:
     s = services
 
     async def caller(request: Request) -> Caller:
-        found = await s.callers.identify(request)
-        if not allowed(found.role, "datasources.use"):
-            raise Forbidden("Your role may not use data sources (datasources.use).")
-        return found
+        return await s.callers.identify_for(request, "datasources.use")
 
     async def run(fn: Callable[..., Any], *args: Any) -> Any:
         try:

@@ -26,7 +26,7 @@ import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -83,6 +83,19 @@ def safe_return_to(value: str | None) -> str:
         return "/"
     parts = urlsplit(value)
     return value if not parts.scheme and not parts.netloc and len(value) <= 512 else "/"
+
+
+class _Provisioning(Protocol):
+    """What sign-in needs of a provider's config (OIDC and SAML both have it)."""
+
+    @property
+    def role_mapping(self) -> Mapping[str, str]: ...
+    @property
+    def default_role(self) -> str | None: ...
+    @property
+    def jit(self) -> bool: ...
+    @property
+    def attribute_mapping(self) -> Mapping[str, str]: ...
 
 
 class SsoService:
@@ -288,18 +301,7 @@ class SsoService:
                 code_verifier=login.code_verifier,
                 redirect_uri=self.redirect_uri(tenant),
             )
-            mapping, default, jit = dict(config.role_mapping), config.default_role, config.jit
-            return await self._sign_in(
-                tenant_id,
-                policy,
-                identity,
-                login,
-                mapping,
-                default,
-                jit,
-                route,
-                attribute_mapping=config.attribute_mapping,
-            )
+            return await self._sign_in(tenant_id, policy, identity, login, config, route)
         except (SsoError, SignInFailed) as exc:
             reason = exc.code if isinstance(exc, SsoError) else exc.reason
             await self._audit(tenant_id, route, "sign_in_refused", "", "", "oidc", reason)
@@ -320,18 +322,7 @@ class SsoService:
                 )
             )
             config = provider.config
-            mapping, default, jit = dict(config.role_mapping), config.default_role, config.jit
-            return await self._sign_in(
-                tenant_id,
-                policy,
-                identity,
-                login,
-                mapping,
-                default,
-                jit,
-                route,
-                attribute_mapping=config.attribute_mapping,
-            )
+            return await self._sign_in(tenant_id, policy, identity, login, config, route)
         except (SamlError, SignInFailed) as exc:
             reason = exc.code if isinstance(exc, SamlError) else exc.reason
             await self._audit(tenant_id, route, "sign_in_refused", "", "", "saml", reason)
@@ -353,25 +344,27 @@ class SsoService:
         policy: str,
         identity: SsoIdentity,
         login: LoginState,
-        mapping: dict[str, str],
-        default_role: str | None,
-        jit: bool,
+        config: _Provisioning,
         route: str,
-        *,
-        attribute_mapping: Mapping[str, str],
     ) -> SignedIn:
-        role = map_role(identity, mapping, default_role)
+        role = map_role(identity, dict(config.role_mapping), config.default_role)
         if role is None:
             raise SignInFailed("no_role")
         now = self._clock()
         user = await anyio.to_thread.run_sync(
             lambda: self._directory.provision(
-                tenant_id, identity.idp, identity.subject, identity.email, role, now, create=jit
+                tenant_id,
+                identity.idp,
+                identity.subject,
+                identity.email,
+                role,
+                now,
+                create=config.jit,
             )
         )
         if user is None:
             raise SignInFailed("no_user")
-        await self._sync_attributes(tenant_id, user.id, identity, attribute_mapping)
+        await self._sync_attributes(tenant_id, user.id, identity, config.attribute_mapping)
         if login.session_id is not None:
             # Step-up: the same person signed in again, just now (the IdP was asked to
             # authenticate afresh; one that reused an old sign-in is refused).
