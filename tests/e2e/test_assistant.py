@@ -287,3 +287,22 @@ def test_search_documents_reads_only_what_the_caller_may_and_never_quarantined(
     assert theirs.json()["documents"] == []
     records = audit(gateway)
     assert records[0]["data_sources"][0]["chunks"] == 1
+
+
+def test_a_row_filter_on_an_attribute_the_caller_lacks_refuses(
+    gateway: Gateway, world: dict[str, Any]
+) -> None:
+    ana_key, _ = world["ana"]
+    config = {"tables": {"orders": {"row_filter": "owner = :team"}}}
+    url = f"sqlite:///{world['db']}"
+    with client(gateway, ana_key) as http:
+        made = http.post(
+            "/v1/sources", json={"name": "teams", "kind": "sqlite", "url": url, "config": config}
+        )
+        assert made.status_code == 201, made.text
+        reply = ask(http, tool("run_query", source="teams", sql="SELECT * FROM orders"))
+    assert reply.status_code == 200, reply.text
+    [query] = reply.json()["queries"]
+    assert query["status"] == "refused" and query["reason"] == "missing_attribute"
+    assert "a1@x.test" not in reply.text
+    assert audit(gateway)[0]["data_sources"][0]["guard"] == "missing_attribute"

@@ -10,6 +10,7 @@ without the SQL text or the rows.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -71,9 +72,16 @@ def run_guarded(
     timeout_ms: int,
 ) -> QueryOutcome:
     """Check ``sql`` for this caller and run the rewrite; never raises for the query's
-    own faults (a refusal or a database failure is an outcome). Blocking: call it in a
-    worker thread."""
-    verdict = check(sql, guard_policy_for(source, user_id, role, params))
+    own faults (a refusal or a database failure is an outcome). A row filter naming an
+    attribute the caller lacks refuses (``missing_attribute``), never drops the filter.
+    Blocking: call it in a worker thread."""
+    try:
+        policy = guard_policy_for(source, user_id, role, params)
+    except ValueError as exc:  # fail closed: never run without its row filter
+        reason = "missing_attribute" if "needs parameter" in str(exc) else "policy_invalid"
+        digest = hashlib.sha256(sql.encode("utf-8", "surrogatepass")).hexdigest()
+        return QueryOutcome("refused", source.id, "", (), digest, reason)
+    verdict = check(sql, policy)
     tables = tuple(verdict.tables)
     if not verdict.allowed:
         return QueryOutcome("refused", source.id, "", tables, verdict.query_hash, verdict.reason)

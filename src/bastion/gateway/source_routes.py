@@ -29,14 +29,13 @@ from starlette.responses import Response
 
 from bastion.audit import AuditLog
 from bastion.audit.decisions import record_decision
-from bastion.datasources import check
-from bastion.datasources.executor import Executor, HostNotAllowed, QueryFailed
+from bastion.datasources.executor import Executor, HostNotAllowed
+from bastion.datasources.queries import run_guarded
 from bastion.datasources.sources import (
     DataSources,
     SourceError,
     SourceInfo,
     SourceNotFound,
-    guard_policy_for,
 )
 from bastion.errors import BastionError, InvalidRequest, NotFound
 from bastion.errors import PermissionDenied as Forbidden
@@ -221,47 +220,36 @@ def source_router(services: SourceServices) -> APIRouter:
         # and :user_id, :user_email, :role from the gateway.
         stored = await _stored_attributes(s, p.tenant_id, p.user_id)
         params = caller_params(stored, p.user_email, c.role)
-        try:
-            policy = guard_policy_for(source, p.user_id, c.role, params)
-        except ValueError as exc:  # fail closed: never run without a row filter
-            reason = "missing_attribute" if "needs parameter" in str(exc) else "policy_invalid"
-            await _audit(s, c, "query_refused", {"source": source.id, "guard": reason})
-            if reason == "missing_attribute":
+        outcome = await anyio.to_thread.run_sync(
+            lambda: run_guarded(
+                s.executor,
+                source,
+                body.sql,
+                user_id=p.user_id,
+                role=c.role,
+                params=params,
+                timeout_ms=s.timeout_ms,
+            )
+        )
+        await _audit(s, c, outcome.outcome, outcome.access())
+        if outcome.status == "refused":
+            if outcome.guard == "missing_attribute":
                 raise QueryRefused(
                     "The query was refused: this source's row filters need a user attribute "
                     "your account does not have (missing_attribute); ask an administrator."
-                ) from None
-            raise QueryRefused(
-                "The query was refused: the source's guard config is invalid."
-            ) from None
-        verdict = check(body.sql, policy)
-        record = {
-            "source": source.id,
-            "tables": list(verdict.tables),
-            "query_sha256": verdict.query_hash,
-            "guard": verdict.reason,
-        }
-        if not verdict.allowed:
-            await _audit(s, c, "query_refused", record)
-            raise QueryRefused(f"The query was refused by the guard ({verdict.reason}).")
-        try:
-            result = await anyio.to_thread.run_sync(
-                lambda: s.executor.run(
-                    source, verdict.sql, timeout_ms=s.timeout_ms, row_cap=source.config.row_cap
                 )
-            )
-        except QueryFailed as exc:
-            await _audit(s, c, "query_failed", {**record, "error": exc.code})
-            if exc.code == "host_not_allowed":
+            raise QueryRefused(f"The query was refused by the guard ({outcome.guard}).")
+        if outcome.result is None:
+            if outcome.error == "host_not_allowed":
                 raise HostRefused(
                     "The data source's host is not allowed by the gateway's "
                     "data_sources_allowed_hosts (BASTION_DATA_SOURCES_ALLOWED_HOSTS)."
-                ) from None
-            raise QueryFailedError(f"The database did not answer the query ({exc.code}).") from None
-        await _audit(s, c, "query_ran", {**record, "rows": result.row_count})
+                )
+            raise QueryFailedError(f"The database did not answer the query ({outcome.error}).")
+        result = outcome.result
         return QueryOut(
-            sql=verdict.sql,
-            tables=list(verdict.tables),
+            sql=outcome.sql,
+            tables=list(outcome.tables),
             columns=list(result.columns),
             rows=[list(row) for row in result.rows],
             row_count=result.row_count,
