@@ -114,4 +114,10 @@ def test_a_source_answers_each_caller_with_their_own_rows(
     assert queries[0]["data_sources"][0]["rows"] == 3
     assert queries[2]["data_sources"][0]["guard"] == "not_select"
     assert "OR 1=1" not in json.dumps(queries)
+    changes = [(r["route"], r["outcome"]) for r in records if r["route"] != queries[0]["route"]]
+    assert ("POST /v1/sources", "source_connected") in changes
+    assert ("POST /v1/sources/{source_id}/shares", "source_shared") in changes
+    assert ("DELETE /v1/sources/{source_id}", "source_change_refused") in changes  # bo's
+    assert ("POST /v1/sources", "source_change_refused") in changes  # /etc/passwd
+    assert str(path) not in json.dumps(records) and "/etc/passwd" not in json.dumps(records)
     assert gateway.verify().ok

@@ -17,7 +17,7 @@ the query (``missing_attribute``), it is never dropped.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, Literal
 
@@ -41,6 +41,7 @@ from bastion.errors import BastionError, InvalidRequest, NotFound
 from bastion.errors import PermissionDenied as Forbidden
 from bastion.gateway.callers import Caller, Callers
 from bastion.gateway.openapi import error_responses
+from bastion.identity import Principal
 from bastion.identity.attributes import UnknownUser, UserAttributes, caller_params
 
 __all__ = ["SourceServices", "source_router"]
@@ -178,13 +179,35 @@ def source_router(services: SourceServices) -> APIRouter:
                 raise Forbidden("Only the source's owner may do this.") from None
             raise InvalidRequest(str(exc)[:300]) from None
 
+    async def decided(
+        c: Caller, route: str, outcome: str, work: Awaitable[Any], **extra: Any
+    ) -> Any:
+        """``work``'s result, after an audit record of the change or of its refusal."""
+        try:
+            done = await work
+        except BastionError as exc:
+            await _record(s, c, route, "source_change_refused", error_code=exc.code, **extra)
+            raise
+        await _record(s, c, route, outcome, **extra)
+        return done
+
+    async def connect_checked(p: Principal, body: NewSource) -> SourceInfo:
+        await run(s.executor.check_host, body.kind, body.url)
+        info: SourceInfo = await run(
+            s.sources.connect, p.tenant_id, p.user_id, body.name, body.kind, body.url, body.config
+        )
+        return info
+
     @router.post("/v1/sources", status_code=201, response_model=SourceOut)
     async def connect(request: Request, body: NewSource) -> SourceOut:
         """Connect a database; the caller owns it, and nobody else sees it unshared."""
-        p = (await caller(request)).principal
-        await run(s.executor.check_host, body.kind, body.url)
-        info = await run(
-            s.sources.connect, p.tenant_id, p.user_id, body.name, body.kind, body.url, body.config
+        c = await caller(request)
+        info = await decided(
+            c,
+            "POST /v1/sources",
+            "source_connected",
+            connect_checked(c.principal, body),
+            kind=body.kind,
         )
         return _out(info)
 
@@ -198,15 +221,31 @@ def source_router(services: SourceServices) -> APIRouter:
     @router.post("/v1/sources/{source_id}/shares", status_code=204)
     async def share(request: Request, source_id: str, body: Share) -> Response:
         """Share with a user or a role (the owner only)."""
-        p = (await caller(request)).principal
-        await run(s.sources.share, p.tenant_id, source_id, p.user_id, body.kind, body.grantee)
+        c = await caller(request)
+        p = c.principal
+        await decided(
+            c,
+            "POST /v1/sources/{source_id}/shares",
+            "source_shared",
+            run(s.sources.share, p.tenant_id, source_id, p.user_id, body.kind, body.grantee),
+            source=source_id,
+            grantee_kind=body.kind,
+            grantee=body.grantee,
+        )
         return Response(status_code=204)
 
     @router.delete("/v1/sources/{source_id}", status_code=204)
     async def remove(request: Request, source_id: str) -> Response:
         """Delete a source and its shares (the owner only)."""
-        p = (await caller(request)).principal
-        await run(s.sources.delete, p.tenant_id, source_id, p.user_id)
+        c = await caller(request)
+        p = c.principal
+        await decided(
+            c,
+            "DELETE /v1/sources/{source_id}",
+            "source_deleted",
+            run(s.sources.delete, p.tenant_id, source_id, p.user_id),
+            source=source_id,
+        )
         return Response(status_code=204)
 
     @router.post("/v1/sources/{source_id}/query", response_model=QueryOut)
@@ -266,6 +305,32 @@ async def _stored_attributes(s: SourceServices, tenant_id: str, user_id: str) ->
         return await anyio.to_thread.run_sync(s.attributes.get, tenant_id, user_id)
     except UnknownUser:
         return {}
+
+
+async def _record(
+    s: SourceServices,
+    c: Caller,
+    route: str,
+    outcome: str,
+    *,
+    error_code: str | None = None,
+    **extra: Any,
+) -> None:
+    """The audit record of a change to a source (never its URL or config)."""
+    p = c.principal
+    await record_decision(
+        s.audit.append,
+        ts=s.clock(),
+        tenant_id=p.tenant_id,
+        route=route,
+        outcome=outcome,
+        unavailable="The change could not be recorded.",
+        user_id=p.user_id,
+        key_id=p.key_id,
+        session_id=p.session_id,
+        error_code=error_code,
+        extra=extra,
+    )
 
 
 async def _audit(s: SourceServices, c: Caller, outcome: str, access: dict[str, Any]) -> None:
