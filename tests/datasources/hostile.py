@@ -80,6 +80,35 @@ _EVERYWHERE: list[tuple[str, str]] = [
     ),
     ("WITH c AS (SELECT ssn FROM orders) SELECT * FROM c", "column_not_allowed"),
     ("SELECT orders.note FROM orders", "column_not_allowed"),
+    # ... resolved per scope: each set-operation branch, subquery and CTE body sees its
+    # own sources (regions shows all its columns, which must not cover orders' hidden ones)
+    ("SELECT name FROM regions UNION SELECT ssn FROM orders", "column_not_allowed"),
+    ("SELECT name FROM regions UNION ALL SELECT note FROM orders", "column_not_allowed"),
+    ("SELECT ssn FROM orders UNION SELECT name FROM regions", "column_not_allowed"),
+    ("SELECT name FROM regions INTERSECT SELECT ssn FROM orders", "column_not_allowed"),
+    ("SELECT name FROM regions EXCEPT SELECT ssn FROM orders", "column_not_allowed"),
+    (
+        "SELECT label FROM regions UNION SELECT name FROM regions UNION SELECT note FROM orders",
+        "column_not_allowed",
+    ),
+    ("SELECT id FROM orders UNION SELECT id FROM orders ORDER BY ssn", "column_not_allowed"),
+    (
+        "SELECT name FROM regions r WHERE r.name IN (SELECT o.ssn FROM orders o)",
+        "column_not_allowed",
+    ),
+    (
+        "SELECT id FROM orders o WHERE EXISTS (SELECT 1 FROM regions r WHERE r.name = o.ssn)",
+        "column_not_allowed",
+    ),
+    ("WITH c AS (SELECT * FROM orders) SELECT ssn FROM c", "column_not_allowed"),
+    ("WITH c AS (SELECT id FROM orders) SELECT c.region FROM c", "column_not_allowed"),
+    ("WITH c (x) AS (SELECT ssn FROM orders) SELECT x FROM c", "column_not_allowed"),
+    ("WITH c AS (SELECT id FROM orders), d AS (SELECT note FROM c) SELECT 1", "column_not_allowed"),
+    ("SELECT t.ssn FROM (SELECT * FROM orders) AS t", "column_not_allowed"),
+    ("SELECT ssn FROM (SELECT id, region FROM orders) AS t", "column_not_allowed"),
+    ("SELECT e.id FROM orders AS o", "column_not_allowed"),
+    ("SELECT o.id FROM regions AS r JOIN orders AS o USING (ssn)", "column_not_allowed"),
+    ("SELECT no_such_column", "column_not_allowed"),
     # functions
     ("SELECT sleep(5)", "forbidden_function"),
     ("SELECT id FROM orders WHERE sleep(5) = 0", "forbidden_function"),
@@ -121,6 +150,23 @@ _EVERYWHERE: list[tuple[str, str]] = [
     ("SELECT * FROM orders WHERE id IN (SELECT id FROM orders WHERE region = 'us')", "ok"),
     ("SELECT customer FROM orders", "ok"),
     ("SELECT region, count(*) FROM orders GROUP BY region", "ok"),
+    ("SELECT name FROM regions WHERE name = 'eu' UNION SELECT region FROM orders", "ok"),
+    ("SELECT id AS n FROM orders UNION SELECT 1 ORDER BY n", "ok"),
+    ("SELECT region, count(*) AS n FROM orders GROUP BY region ORDER BY n", "ok"),
+    (
+        "SELECT id FROM orders o WHERE EXISTS (SELECT 1 FROM regions r WHERE r.name = o.region)",
+        "ok",
+    ),
+    ("SELECT name FROM regions WHERE EXISTS (SELECT 1 FROM orders WHERE region = name)", "ok"),
+    ("SELECT id FROM orders WHERE region IN (SELECT name FROM regions WHERE label = region)", "ok"),
+    ("WITH c AS (SELECT id AS ssn FROM orders) SELECT ssn FROM c", "ok"),
+    ("WITH c (x) AS (SELECT region FROM orders) SELECT c.x FROM c", "ok"),
+    (
+        "SELECT t.n, t.region FROM (SELECT region, count(*) AS n FROM orders GROUP BY region) t",
+        "ok",
+    ),
+    ("SELECT * FROM (orders) AS o WHERE o.region = 'us'", "ok"),
+    ("SELECT o.id FROM orders AS o JOIN regions AS r ON r.name = o.region", "ok"),
 ]
 
 _PER_DIALECT: list[Case] = [
@@ -178,6 +224,19 @@ _PER_DIALECT: list[Case] = [
     Case("postgres", "DO $$ BEGIN PERFORM pg_sleep(10); END $$", "not_select"),
     Case("postgres", "TABLE employees", "not_select"),
     Case("postgres", "SELECT ORDERS.Region FROM Orders", "ok"),
+    # quoted names are compared as PostgreSQL does: exactly (unquoted ones fold to lower)
+    Case("postgres", 'SELECT "Region" FROM orders', "column_not_allowed"),
+    Case("postgres", 'SELECT "REGION" FROM orders', "column_not_allowed"),
+    Case("postgres", 'SELECT o."Id" FROM orders AS o', "column_not_allowed"),
+    Case("postgres", 'SELECT "region", REGION, "amount" FROM ORDERS', "ok"),
+    Case("postgres", 'WITH c AS (SELECT id AS "Big" FROM orders) SELECT "Big" FROM c', "ok"),
+    Case(
+        "postgres",
+        'WITH c AS (SELECT id AS "Big" FROM orders) SELECT big FROM c',
+        "column_not_allowed",
+    ),
+    Case("postgres", 'SELECT id AS "N" FROM orders ORDER BY n', "column_not_allowed"),
+    Case("postgres", 'SELECT id AS "N" FROM orders ORDER BY "N"', "ok"),
     Case(
         "postgres", "SELECT * FROM orders, LATERAL (SELECT * FROM employees) AS e", "unknown_table"
     ),
@@ -207,6 +266,13 @@ _PER_DIALECT: list[Case] = [
     Case("mysql", "SELECT * FROM `shop`.`employees`", "unknown_table"),
     Case("mysql", "SELECT * FROM ORDERS", "unknown_table"),
     Case("mysql", "SELECT `ssn` FROM `orders`", "column_not_allowed"),
+    # MySQL and MariaDB column names are case-insensitive, quoted or not
+    Case("mysql", "SELECT `SSN` FROM orders", "column_not_allowed"),
+    Case("mysql", "SELECT `Region`, AMOUNT, o.`ID` FROM orders AS o", "ok"),
+    Case("mysql", "WITH c AS (SELECT id AS `Big` FROM orders) SELECT big FROM c", "ok"),
+    Case(
+        "mysql", "SELECT `name` FROM regions UNION SELECT `Note` FROM orders", "column_not_allowed"
+    ),
     Case("mysql", "SELECT @@version", "unsupported_syntax"),
     Case("mysql", "SELECT @@datadir FROM orders", "unsupported_syntax"),
     Case("mysql", "SELECT id FROM orders WHERE @x := 1", "parse_error"),
@@ -256,6 +322,8 @@ _PER_DIALECT: list[Case] = [
         "column_not_allowed",
     ),
     Case("sqlite", 'SELECT "SSN" FROM "ORDERS"', "column_not_allowed"),
+    Case("sqlite", "SELECT [Ssn] FROM orders", "column_not_allowed"),
+    Case("sqlite", 'SELECT "Region", [AMOUNT], `Id` FROM orders', "ok"),
     Case("sqlite", "SELECT * FROM \"orders\" WHERE \"region\" = 'us' OR 'a' = 'a'", "ok"),
     Case("sqlite", "SELECT * FROM ORDERS WHERE REGION = 'us' OR 1", "ok"),
     Case("sqlite", "SELECT * FROM [orders] WHERE 1 = 1", "ok"),

@@ -316,3 +316,105 @@ def test_quoted_text_takes_the_round_trip(db: sqlite3.Connection) -> None:
     result = check(sql, policy("sqlite"))
     assert result.allowed, result.reason
     assert db.execute(result.sql).fetchall() == [(1,), (4,), (6,)]
+
+
+def broker(dialect: str) -> GuardPolicy:
+    """The adversarial run's shape: a customer table with hidden columns, a ticker table
+    shown in full, a ledger with an explicit list of its own."""
+    return GuardPolicy(
+        dialect,  # type: ignore[arg-type]
+        tables={
+            "sbCustomer": TableRule(frozenset({"sbCustId", "sbCustName", "sbCustState"})),
+            "sbTicker": TableRule(),
+            "sbLedger": TableRule(frozenset({"sbLedgerId", "sbLedgerCustId"})),
+        },
+    )
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+@pytest.mark.parametrize(
+    ("sql", "reason"),
+    [
+        # a branch sees only its own sources: sbTicker showing all covers none of sbCustomer
+        ("SELECT sbTickerId FROM sbTicker UNION SELECT sbCustSsn FROM sbCustomer", "refused"),
+        ("SELECT sbTickerId FROM sbTicker INTERSECT SELECT sbCustSsn FROM sbCustomer", "refused"),
+        ("SELECT sbTickerId FROM sbTicker EXCEPT SELECT sbCustSsn FROM sbCustomer", "refused"),
+        ("SELECT sbTickerId FROM sbTicker UNION SELECT sbCustId FROM sbCustomer", "ok"),
+        # a subquery in WHERE reading a hidden column of another table
+        (
+            "SELECT sbLedgerId FROM sbLedger WHERE sbLedgerCustId IN "
+            "(SELECT sbCustSsn FROM sbCustomer)",
+            "refused",
+        ),
+        (
+            "SELECT sbLedgerId FROM sbLedger WHERE sbLedgerCustId IN "
+            "(SELECT sbCustId FROM sbCustomer)",
+            "ok",
+        ),
+        # correlated: the outer scope's visible columns, qualified or not; not its hidden ones
+        (
+            "SELECT sbCustName FROM sbCustomer c WHERE EXISTS "
+            "(SELECT 1 FROM sbLedger l WHERE l.sbLedgerCustId = c.sbCustId)",
+            "ok",
+        ),
+        (
+            "SELECT sbCustName FROM sbCustomer WHERE EXISTS "
+            "(SELECT 1 FROM sbLedger WHERE sbLedgerCustId = sbCustId)",
+            "ok",
+        ),
+        (
+            "SELECT sbCustName FROM sbCustomer WHERE EXISTS "
+            "(SELECT 1 FROM sbLedger WHERE sbLedgerCustId = sbCustSsn)",
+            "refused",
+        ),
+        # a CTE shows what it projects, no more
+        ("WITH c AS (SELECT sbCustSsn FROM sbCustomer) SELECT 1 FROM sbTicker", "refused"),
+        ("WITH c AS (SELECT sbCustId FROM sbCustomer) SELECT sbCustName FROM c", "refused"),
+        (
+            "WITH c AS (SELECT sbCustId AS sbCustSsn FROM sbCustomer) SELECT sbCustSsn FROM c",
+            "ok",
+        ),
+        (
+            "WITH c AS (SELECT * FROM sbTicker) SELECT sbCustSsn FROM c "
+            "UNION SELECT sbCustSsn FROM sbCustomer",
+            "refused",
+        ),
+    ],
+)
+def test_columns_are_resolved_per_scope(dialect: str, sql: str, reason: str) -> None:
+    """Each SELECT's columns come from its own sources, or its enclosing scopes'."""
+    result = check(sql, broker(dialect))
+    assert result.reason == ("ok" if reason == "ok" else "column_not_allowed")
+
+
+def test_a_correlated_name_may_come_from_a_table_shown_in_full() -> None:
+    """The limit of what the guard can know: a name no source of its own scope shows may
+    be a column of an enclosing table shown in full (the database decides; the rewrite
+    still exposes no hidden column)."""
+    sql = "SELECT sbTickerId FROM sbTicker WHERE sbTickerId IN (SELECT sbCustSsn FROM sbCustomer)"
+    assert check(sql, broker("postgres")).allowed
+
+
+@pytest.mark.parametrize(
+    ("dialect", "sql", "allowed"),
+    [
+        # PostgreSQL folds unquoted names to lower case and keeps quoted ones as written
+        ("postgres", 'SELECT "sbCustId" FROM sbcustomer', False),
+        ("postgres", 'SELECT "sbcustid" FROM sbcustomer', True),
+        ("postgres", "SELECT sbCustId, SBCUSTNAME FROM sbCustomer", True),
+        ("postgres", 'SELECT c."sbCustName" FROM sbcustomer AS c', False),
+        ("postgres", 'SELECT "sbTickerAnything" FROM sbticker', True),  # shown in full
+        # MySQL and MariaDB: column names are case-insensitive, quoted or not
+        ("mysql", "SELECT `sbcustid`, `SBCUSTNAME` FROM sbCustomer", True),
+        ("mysql", "SELECT `sbCustSsn` FROM sbCustomer", False),
+        # SQLite: case-insensitive too
+        ("sqlite", 'SELECT "SBCUSTID", [sbcustname] FROM sbCustomer', True),
+        ("sqlite", 'SELECT "sbCustSSN" FROM sbCustomer', False),
+    ],
+)
+def test_quoted_column_names_compare_as_the_dialect_does(
+    dialect: str, sql: str, allowed: bool
+) -> None:
+    """A quoted name matches a visible column only as the database would match it."""
+    result = check(sql, broker(dialect))
+    assert result.reason == ("ok" if allowed else "column_not_allowed")

@@ -58,6 +58,7 @@ class GuardPolicy:
     max_sql_chars: int = 20_000
     _sources: Mapping[str, exp.Select] = field(init=False, repr=False, compare=False)
     _columns: Mapping[str, frozenset[str] | None] = field(init=False, repr=False, compare=False)
+    _names: Mapping[str, frozenset[str] | None] = field(init=False, repr=False, compare=False)
     _texts: Mapping[str, str] = field(init=False, repr=False, compare=False)
     _plain: bool = field(init=False, repr=False, compare=False)
 
@@ -72,6 +73,7 @@ class GuardPolicy:
         object.__setattr__(self, "functions", frozenset(n.lower() for n in self.functions))
         sources: dict[str, exp.Select] = {}
         columns: dict[str, frozenset[str] | None] = {}
+        names: dict[str, frozenset[str] | None] = {}
         for name, rule in self.tables.items():
             table = normalize_identifiers(exp.to_table(name, dialect=self.dialect), self.dialect)
             key = table_key(table)
@@ -79,8 +81,10 @@ class GuardPolicy:
                 raise ValueError(f"table {name!r} is listed twice")
             sources[key] = _source(table, rule, self)
             columns[key] = None if rule.columns is None else _fold(rule.columns)
+            names[key] = None if rule.columns is None else self._stored(rule.columns)
         object.__setattr__(self, "_sources", sources)
         object.__setattr__(self, "_columns", columns)
+        object.__setattr__(self, "_names", names)
         texts = {key: _sql(select, self.dialect) for key, select in sources.items()}
         object.__setattr__(self, "_texts", texts)
         plain = all(plain_args(n) for select in sources.values() for n in select.walk())
@@ -106,6 +110,20 @@ class GuardPolicy:
     def visible_columns(self, key: str) -> frozenset[str] | None:
         """Lower-cased visible column names of ``key`` (``None``: all)."""
         return self._columns.get(key, frozenset())
+
+    def column_names(self, key: str) -> frozenset[str] | None:
+        """The visible column names of ``key`` (``None``: all) as :meth:`fold_column`
+        leaves them: as PostgreSQL stores them, lower-cased for MySQL and SQLite."""
+        return self._names.get(key, frozenset())
+
+    def fold_column(self, name: str) -> str:
+        """A normalized column identifier as the dialect compares it: PostgreSQL
+        exactly (its unquoted names are already folded to lower case, its quoted ones
+        kept as written), MySQL and SQLite case-insensitively."""
+        return name if self.dialect == "postgres" else name.lower()
+
+    def _stored(self, columns: frozenset[str]) -> frozenset[str]:
+        return frozenset(self.fold_column(_name(col, self)) for col in columns)
 
 
 def _sql(select: exp.Select, dialect: Dialect) -> str:

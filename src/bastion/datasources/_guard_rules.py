@@ -273,6 +273,14 @@ CATALOG_PREFIXES: tuple[str, ...] = ("pg_", "sqlite_")
 _PLAIN_TEXT = re.compile(r"[A-Za-z0-9_ .,:+\-*/%=<>()@!?&|^~]*").fullmatch
 
 
+class Refused(Exception):
+    """A refusal: ``reason`` is the stable code the guard reports (see ``GuardResult``)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 def plain_args(node: exp.Expr) -> bool:
     """Whether every text argument of ``node`` (not its children) is plain."""
     for value in node.args.values():

@@ -3,11 +3,12 @@ connection URL may be. See :mod:`bastion.datasources.sources` for the format."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -15,6 +16,7 @@ from bastion.authz import ROLES, canonical_role
 from bastion.datasources._guard_policy import GuardPolicy, TableRule
 
 __all__ = [
+    "DB_ROLE",
     "DOCUMENTS",
     "KINDS",
     "ConnectionUrl",
@@ -52,6 +54,9 @@ _URL_OPTIONS: Mapping[str, frozenset[str]] = {
     "sqlite": frozenset(),
 }
 Params = Mapping[str, str | int | float]
+# A database role name the executor may switch to (SourceConfig.db_role): a plain
+# identifier, so it quotes the same way on every server and never needs escaping.
+DB_ROLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
 
 class SourceError(Exception):
@@ -103,12 +108,28 @@ class TableConfig(_Narrowing):
 
 
 class SourceConfig(BaseModel):
-    """The guard configuration of one source (see the module docstring)."""
+    """The guard configuration of one source (see the module docstring).
+
+    ``db_role``: a database role every statement on the source runs under (PostgreSQL
+    ``SET LOCAL ROLE``, MariaDB ``SET ROLE``; see :mod:`bastion.datasources.executor`).
+    A plain identifier; PostgreSQL and MySQL/MariaDB sources only.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     row_cap: int = Field(default=1000, ge=1, le=100_000)
     tables: dict[str, TableConfig]
+    db_role: str | None = None
+
+    @field_validator("db_role")
+    @classmethod
+    def _plain_role(cls, value: str | None) -> str | None:
+        if value is not None and not DB_ROLE.fullmatch(value):
+            raise ValueError(
+                "must be a plain identifier: a letter or '_', then letters, digits or '_' "
+                "(at most 63 characters)"
+            )
+        return value
 
 
 def rules_for(config: SourceConfig, user_id: str, role: str) -> dict[str, TableRule]:
@@ -167,6 +188,11 @@ def parse_config(kind: Kind, config: SourceConfig | Mapping[str, object]) -> Sou
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
         )
         raise SourceError(f"invalid data source config: {problems}") from None
+    if parsed.db_role is not None and kind not in ("postgres", "mysql"):
+        raise SourceError(
+            "db_role is for PostgreSQL and MySQL/MariaDB sources only: "
+            "SQLite and documents sources have no database roles"
+        )
     users: set[str] = set()
     for name, table in parsed.tables.items():
         unknown = sorted(set(map(canonical_role, table.roles)) - set(ROLES))

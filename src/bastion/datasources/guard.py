@@ -12,7 +12,10 @@ it does not fully understand. It parses with sqlglot in the source's dialect and
    allow-list, and replaces each real one by ``(SELECT <visible columns, masked ones as
    '***'> FROM <table> WHERE <row filter>) AS <alias>``: the model's own ``WHERE ... OR
    1=1`` sits outside that subquery and cannot widen it, and no column it may not see
-   is reachable;
+   is reachable. The same walk, scope by scope, refuses a column that no source in
+   its scope (or an enclosing one) may show, comparing names as the dialect does
+   (:mod:`bastion.datasources._guard_scope`), so such a statement gets a clear
+   ``column_not_allowed`` rather than a database error;
 3. caps rows with a ``LIMIT`` on the outermost query (lowering a larger literal one);
 4. checks that the rewrite's walk met every table node sqlglot's own walk found: each
    is now replaced or a reference to a CTE in scope (a table the rewrite missed
@@ -42,17 +45,17 @@ from sqlglot import TokenType, exp
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ErrorLevel, SqlglotError
 
-from bastion.datasources._guard_policy import GuardPolicy, table_key
+from bastion.datasources._guard_policy import GuardPolicy
 from bastion.datasources._guard_rules import (
     ALLOWED_ARGS,
     ALLOWED_FUNCTIONS,
     ALLOWED_NODES,
     ALLOWED_TYPES,
-    CATALOG_PREFIXES,
-    CATALOG_SCHEMAS,
     DENIED_FUNCTIONS,
     plain_args,
 )
+from bastion.datasources._guard_rules import Refused as _Refused
+from bastion.datasources._guard_scope import resolve
 
 # MySQL and MariaDB run the text of /*! ... */ and /*M! ... */, and /*+ ... */ sets hints.
 _EXECUTABLE_COMMENT = re.compile(r"/\*\s*(?:!|\+|M!)", re.IGNORECASE)
@@ -81,12 +84,6 @@ class GuardResult:
     sql: str
     tables: tuple[str, ...]
     query_hash: str
-
-
-class _Refused(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def _quiet_sqlglot() -> None:
@@ -228,44 +225,13 @@ def _node_reason(node: exp.Expr) -> str:
 
 def _rewrite_tables(root: exp.Query, policy: GuardPolicy) -> tuple[tuple[str, ...], set[int]]:
     """Replace every real table reference by its filtered subquery; see the module doc.
+    The scope walk that finds them also refuses a column the model may not see.
 
     Returns the tables read and the ids of the CTE references, left in place."""
-    real: list[tuple[exp.Table, str]] = []
-    cte_refs: set[int] = set()
-    columns: list[exp.Column] = []
-    defined: set[str] = set()
-    stack: list[tuple[exp.Expr, frozenset[str]]] = [(root, frozenset())]
-    while stack:
-        node, ctes = stack.pop()
-        if isinstance(node, exp.Table):
-            key = _resolve(node, ctes, policy)
-            if key is None:
-                cte_refs.add(id(node))
-            else:
-                real.append((node, key))
-            continue
-        if isinstance(node, exp.Column):
-            columns.append(node)
-        elif isinstance(node, exp.Alias):
-            defined.add(node.alias.lower())
-        elif isinstance(node, exp.TableAlias):
-            defined.add(node.name.lower())
-            defined.update(col.name.lower() for col in node.columns)
-        with_ = node.args.get("with_") if isinstance(node, exp.Query) else None
-        if isinstance(with_, exp.With):
-            for cte in with_.expressions:
-                stack.append((cte, ctes))
-                ctes = ctes | {cte.alias}
-        for name, value in node.args.items():
-            if name == "with_":
-                continue
-            for child in value if isinstance(value, list) else [value]:
-                if isinstance(child, exp.Expr):
-                    stack.append((child, ctes))
-    _check_columns(columns, real, defined, policy)
-    for table, key in real:
+    found = resolve(root, policy)
+    for table, key in found.real:
         source = policy.source_sql(key)
-        if source is None:  # pragma: no cover - _resolve only returns known keys
+        if source is None:  # pragma: no cover - resolve_table only returns known keys
             raise _Refused("unknown_table")
         alias = table.args.get("alias")
         if isinstance(alias, exp.TableAlias):
@@ -275,47 +241,7 @@ def _rewrite_tables(root: exp.Query, policy: GuardPolicy) -> tuple[tuple[str, ..
         # The filtered SELECT is spliced in as the text the policy generated once, with
         # the options of _generate: a Var is written verbatim, inside the parentheses.
         table.replace(exp.Subquery(this=exp.Var(this=source), alias=alias))
-    return tuple(sorted({key for _, key in real})), cte_refs
-
-
-def _resolve(table: exp.Table, ctes: frozenset[str], policy: GuardPolicy) -> str | None:
-    """The policy key of a real table, or ``None`` for a CTE in scope; refuses others."""
-    if not isinstance(table.this, exp.Identifier):
-        raise _Refused("unsupported_syntax")
-    qualified = bool(table.args.get("db") or table.args.get("catalog"))
-    if not qualified and table.name in ctes:
-        return None
-    key = table_key(table)
-    if policy.knows(key):
-        return key
-    parts = [part.name.lower() for part in table.parts]
-    if parts[0] in CATALOG_SCHEMAS or parts[-1].startswith(CATALOG_PREFIXES):
-        raise _Refused("catalog_access")
-    raise _Refused("unknown_table")
-
-
-def _check_columns(
-    columns: list[exp.Column],
-    real: list[tuple[exp.Table, str]],
-    defined: set[str],
-    policy: GuardPolicy,
-) -> None:
-    """Name a column the model may not see. The subqueries are the real enforcement:
-    this only turns a database error into a clear refusal."""
-    by_alias: dict[str, set[str]] = {}
-    for table, key in real:
-        by_alias.setdefault(table.alias_or_name.lower(), set()).add(key)
-    every = {key for _, key in real}
-    for column in columns:
-        name = column.name.lower()
-        if isinstance(column.this, exp.Star):
-            continue
-        keys = by_alias.get(column.table.lower(), set()) if column.table else every
-        if not keys or (not column.table and name in defined):
-            continue
-        visible = [policy.visible_columns(key) for key in keys]
-        if all(v is not None and name not in v for v in visible):
-            raise _Refused("column_not_allowed")
+    return tuple(sorted({key for _, key in found.real})), found.cte_refs
 
 
 def _cap_rows(root: exp.Query, row_cap: int) -> None:
