@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import need_service
 from tests.e2e.conftest import Gateway
 
 
@@ -121,3 +122,32 @@ def test_a_source_answers_each_caller_with_their_own_rows(
     assert ("POST /v1/sources", "source_change_refused") in changes  # /etc/passwd
     assert str(path) not in json.dumps(records) and "/etc/passwd" not in json.dumps(records)
     assert gateway.verify().ok
+
+
+def test_the_owner_sees_how_strong_a_sources_login_is(
+    gateway: Gateway, gateway_extra_settings: dict[str, object], pg_available: bool
+) -> None:
+    need_service("PostgreSQL", pg_available)
+    ana_key, _ = user_key(gateway, "ana@acme.test")
+    bo_key, _ = user_key(gateway, "bo@acme.test")
+    url = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    config = {"tables": {"pg_settings_copy": {}}}
+    with (
+        httpx.Client(
+            base_url=gateway.base_url, headers={"authorization": f"Bearer {ana_key}"}
+        ) as ana,
+        httpx.Client(
+            base_url=gateway.base_url, headers={"authorization": f"Bearer {bo_key}"}
+        ) as bo,
+    ):
+        made = ana.post(
+            "/v1/sources", json={"name": "pg", "kind": "postgres", "url": url, "config": config}
+        )
+        assert made.status_code == 201, made.text
+        source_id = made.json()["id"]
+        report = ana.get(f"/v1/sources/{source_id}/login")
+        assert report.status_code == 200, report.text
+        assert report.json()["superuser"] is True  # the postgres login: a warning to act on
+        assert bo.get(f"/v1/sources/{source_id}/login").status_code == 404  # not shared
+        ana.post(f"/v1/sources/{source_id}/shares", json={"kind": "role", "grantee": "member"})
+        assert bo.get(f"/v1/sources/{source_id}/login").status_code == 403  # owner only

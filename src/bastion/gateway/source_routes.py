@@ -29,7 +29,7 @@ from starlette.responses import Response
 
 from bastion.audit import AuditLog
 from bastion.audit.decisions import record_decision
-from bastion.datasources.executor import Executor, HostNotAllowed
+from bastion.datasources.executor import Executor, HostNotAllowed, QueryFailed
 from bastion.datasources.queries import run_guarded
 from bastion.datasources.sources import (
     DataSources,
@@ -104,6 +104,12 @@ class QueryOut(BaseModel):
     rows: list[list[Any]]
     row_count: int
     truncated: bool
+
+
+class LoginOut(BaseModel):
+    superuser: bool | None = Field(description="The login (or db_role) may do anything.")
+    can_write: bool | None = Field(description="It may write to an allow-listed table.")
+    notes: list[str]
 
 
 class QueryRefused(BastionError):
@@ -247,6 +253,25 @@ def source_router(services: SourceServices) -> APIRouter:
             source=source_id,
         )
         return Response(status_code=204)
+
+    @router.get("/v1/sources/{source_id}/login", response_model=LoginOut)
+    async def login(request: Request, source_id: str) -> LoginOut:
+        """How strong the source's database login is (the owner only): connect sources
+        with a read-only login, or set ``db_role``; the guard is the first wall only."""
+        c = await caller(request)
+        p = c.principal
+        source = await run(s.sources.get_for, p.tenant_id, source_id, p.user_id, c.role)
+        if source.owner_user_id != p.user_id:
+            raise Forbidden("Only the source's owner may do this.")
+        if source.kind not in ("postgres", "mysql", "sqlite"):
+            raise InvalidRequest("Not a database source.")
+        try:
+            report = await anyio.to_thread.run_sync(s.executor.login_privileges, source)
+        except QueryFailed as exc:
+            raise QueryFailedError(f"The database did not answer ({exc.code}).") from None
+        return LoginOut(
+            superuser=report.superuser, can_write=report.can_write, notes=list(report.notes)
+        )
 
     @router.post("/v1/sources/{source_id}/query", response_model=QueryOut)
     async def query(request: Request, source_id: str, body: Query) -> QueryOut:
