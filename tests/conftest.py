@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import pymysql
 import pytest
 from hypothesis import settings
 from sqlalchemy import Engine, create_engine, text
@@ -63,6 +64,15 @@ def need_service(name: str, available: bool) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(f"{name} is required under CI=true but is not reachable")
     pytest.skip(f"{name} not reachable")
+
+
+def mysql_available() -> bool:
+    """MariaDB (or MySQL) answers as root on 127.0.0.1:3306."""
+    try:
+        pymysql.connect(host="127.0.0.1", port=3306, user="root", connect_timeout=2).close()
+    except pymysql.Error:
+        return False
+    return True
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pymysql
 import pytest
 from sqlalchemy import create_engine, text
 
@@ -28,7 +27,7 @@ from bastion.datasources.sources import (
     SourceError,
     guard_policy_for,
 )
-from tests.conftest import PG_ADMIN_URL, need_service
+from tests.conftest import PG_ADMIN_URL, mysql_available, need_service
 
 LOCAL = HostPolicy(["127.0.0.1", "localhost"])
 MY_ADMIN_URL = "mysql+pymysql://root@127.0.0.1:3306/test"
@@ -50,14 +49,6 @@ class Server:
         url = self.reader_url if reader else self.admin_url
         config = _config(db_role)
         return Source(source_id, "t", "u", "shop", self.kind, config, ConnectionUrl(url))  # type: ignore[arg-type]
-
-
-def _mysql_available() -> bool:
-    try:
-        pymysql.connect(host="127.0.0.1", port=3306, user="root", connect_timeout=2).close()
-    except pymysql.Error:
-        return False
-    return True
 
 
 def _fill(url: str) -> None:
@@ -103,7 +94,7 @@ def pg(pg_available: bool) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def my() -> Iterator[Server]:
-    need_service("MariaDB", _mysql_available())
+    need_service("MariaDB", mysql_available())
     suffix = uuid.uuid4().hex[:12]
     name, role, login = (f"bastion_role_{suffix}", f"bastion_reader_{suffix}", f"bl_{suffix}")
     url = f"mysql+pymysql://root@127.0.0.1:3306/{name}"

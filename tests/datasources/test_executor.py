@@ -13,14 +13,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import pymysql
 import pytest
 from sqlalchemy import create_engine, text
 
 from bastion.datasources.executor import Executor, HostPolicy, QueryFailed
 from bastion.datasources.guard import check
 from bastion.datasources.sources import ConnectionUrl, Source, SourceConfig, guard_policy_for
-from tests.conftest import PG_ADMIN_URL, need_service
+from tests.conftest import PG_ADMIN_URL, mysql_available, need_service
 
 # The test servers are on loopback; the executor refuses every other host.
 LOCAL = HostPolicy(["127.0.0.1", "localhost"])
@@ -48,14 +47,6 @@ CREATE = (
     "CREATE TABLE orders (id INTEGER PRIMARY KEY, region VARCHAR(16), amount INTEGER, "
     "customer_email VARCHAR(64))"
 )
-
-
-def _mysql_available() -> bool:
-    try:
-        pymysql.connect(host="127.0.0.1", port=3306, user="root", connect_timeout=2).close()
-    except pymysql.Error:
-        return False
-    return True
 
 
 def _fill(url: str) -> None:
@@ -86,7 +77,7 @@ def source(request: pytest.FixtureRequest, tmp_path: Path, pg_available: bool) -
         url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
         create, drop = f'CREATE DATABASE "{name}"', f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
     else:
-        need_service("MariaDB", _mysql_available())
+        need_service("MariaDB", mysql_available())
         admin_url = "mysql+pymysql://root@127.0.0.1:3306/test"
         url = f"mysql+pymysql://root@127.0.0.1:3306/{name}"
         create, drop = f"CREATE DATABASE `{name}`", f"DROP DATABASE IF EXISTS `{name}`"

@@ -8,13 +8,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-import pymysql
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
 from bastion import demo_data
 from bastion.datasources.sources import ConnectionUrl, Source, SourceConfig, guard_policy_for
-from tests.conftest import PG_ADMIN_URL, need_service
+from tests.conftest import PG_ADMIN_URL, mysql_available, need_service
 
 MYSQL_ADMIN_URL = "mysql+pymysql://root@127.0.0.1:3306/"
 ENGINES = ("sqlite", "postgresql", "mysql")
@@ -38,14 +37,6 @@ SPOTS = [
 ]
 
 
-def _mysql_available() -> bool:
-    try:
-        pymysql.connect(host="127.0.0.1", port=3306, user="root", connect_timeout=2).close()
-    except pymysql.Error:
-        return False
-    return True
-
-
 @pytest.fixture(params=ENGINES)
 def engine(request: pytest.FixtureRequest, tmp_path: Path, pg_available: bool) -> Iterator[Engine]:
     """An empty database of each kind, dropped afterwards."""
@@ -61,7 +52,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path, pg_available: bool) -
         admin_url, url = PG_ADMIN_URL, PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
         create, drop = f'CREATE DATABASE "{name}"', f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
     else:
-        need_service("MariaDB", _mysql_available())
+        need_service("MariaDB", mysql_available())
         admin_url, url = MYSQL_ADMIN_URL, MYSQL_ADMIN_URL + name
         create, drop = f"CREATE DATABASE `{name}`", f"DROP DATABASE IF EXISTS `{name}`"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")

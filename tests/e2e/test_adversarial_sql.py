@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pymysql
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
@@ -43,7 +42,7 @@ from bastion.scanners import ScannerRegistry
 from bastion.store import make_engine, upgrade
 from bastion.store.tenancy import maintenance
 from bastion.testing.scripted_upstream import ScriptedUpstream
-from tests.conftest import PG_ADMIN_URL, need_service
+from tests.conftest import PG_ADMIN_URL, mysql_available, need_service
 from tests.e2e.adversarial_cases import CATEGORIES, Case, for_engine
 from tests.e2e.conftest import Gateway, ServerThread, free_port, gateway_settings
 from tests.e2e.test_sources_api import user_key
@@ -193,14 +192,6 @@ def people(
             engine.dispose()
 
 
-def _mysql_available() -> bool:
-    try:
-        pymysql.connect(host="127.0.0.1", port=3306, user="root", connect_timeout=2).close()
-    except pymysql.Error:
-        return False
-    return True
-
-
 def _database(kind: str, name: str) -> tuple[str, Engine]:
     """A new, empty database: its URL (for a source) and an owner's engine on it."""
     if kind == "postgres":
@@ -317,7 +308,7 @@ def arena(request: pytest.FixtureRequest, people: People, pg_available: bool) ->
     if kind == "postgres":
         need_service("PostgreSQL", pg_available)
     else:
-        need_service("MariaDB", _mysql_available())
+        need_service("MariaDB", mysql_available())
     tag = uuid.uuid4().hex[:10]
     db, globex_db = f"bastion_adv_{tag}", f"bastion_adv_{tag}_globex"
     url, data = _database(kind, db)

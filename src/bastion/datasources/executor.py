@@ -54,13 +54,12 @@ echo data), never the URL.
 
 from __future__ import annotations
 
-import re
 import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, cast
+from typing import Any, Protocol, TypeVar, cast
 from urllib.parse import quote
 
 import psycopg
@@ -71,6 +70,14 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from bastion.datasources._hosts import HostNotAllowed, HostPolicy
+from bastion.datasources._login_report import (
+    LoginReport,
+    MysqlCursor,
+    is_mysql_error,
+    mysql_report,
+    mysql_set_role,
+    pg_report,
+)
 from bastion.datasources._source_config import DB_ROLE
 from bastion.datasources.sources import Source
 
@@ -115,6 +122,7 @@ _SQLITE_CODES = {9: "timeout", 8: "read_only_violation", 23: "denied", 14: "unre
 # sqlite3 authorizer action codes refused on top of mode=ro.
 _SQLITE_DENIED = frozenset({sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH, sqlite3.SQLITE_PRAGMA})
 _PROGRESS_STEPS = 1000
+_T = TypeVar("_T")
 
 
 class QueryFailed(Exception):
@@ -135,22 +143,6 @@ class QueryResult:
     rows: tuple[tuple[Any, ...], ...]
     row_count: int
     truncated: bool
-
-
-@dataclass(frozen=True, slots=True)
-class LoginReport:
-    """How strong a source's database login is, under its ``db_role`` when set.
-
-    ``superuser``: the login (or role) may do anything on the server. ``can_write``:
-    it may insert, update or delete in an allow-listed table (or everywhere).
-    ``None``: not known (SQLite has no logins; no allow-listed table was found).
-    ``notes``: fixed phrases for the operator; never SQL, data, names or the URL.
-    This is a report for people, computed read-only; it decides nothing.
-    """
-
-    superuser: bool | None
-    can_write: bool | None
-    notes: tuple[str, ...] = ()
 
 
 class Executor:
@@ -190,22 +182,12 @@ class Executor:
         """Run one statement read-only; :class:`QueryFailed` on any database error."""
         if timeout_ms < 1 or row_cap < 1:
             raise ValueError("timeout_ms and row_cap must be at least 1")
-        addresses = self._addresses(source)
-        try:
-            conn = self._engine(source, addresses).connect()
-        except SQLAlchemyError:
-            raise QueryFailed("unreachable") from None
-        driver_error: type[Exception] = conn.dialect.loaded_dbapi.Error
-        try:
-            with conn:
-                cursor = self._begin(conn, source, timeout_ms)
-                try:
-                    cursor.execute(guarded_sql)
-                    return _fetch(cursor, row_cap)
-                finally:
-                    _end(conn, source)
-        except (DBAPIError, driver_error) as error:
-            raise QueryFailed(_code(source, error)) from None
+
+        def work(conn: Connection, cursor: _Cursor) -> QueryResult:
+            cursor.execute(guarded_sql)
+            return _fetch(cursor, row_cap)
+
+        return self._session(source, timeout_ms, work)
 
     def login_privileges(self, source: Source, *, timeout_ms: int = 5000) -> LoginReport:
         """How strong the source's login is, under its ``db_role`` when set.
@@ -219,6 +201,20 @@ class Executor:
             raise ValueError("timeout_ms must be at least 1")
         if source.kind == "sqlite":
             return LoginReport(None, None, ("SQLite has no logins; the file is opened read-only",))
+
+        def work(conn: Connection, cursor: _Cursor) -> LoginReport:
+            if source.kind == "postgres":
+                pg = cast(psycopg.Connection[Any], conn.connection.driver_connection)
+                return pg_report(pg, source)
+            return mysql_report(cast(MysqlCursor, cursor), source)
+
+        return self._session(source, timeout_ms, work)
+
+    def _session(
+        self, source: Source, timeout_ms: int, work: Callable[[Connection, _Cursor], _T]
+    ) -> _T:
+        """``work`` in the source's read-only transaction (its role, its time limit),
+        rolled back after; :class:`QueryFailed` on any database error."""
         addresses = self._addresses(source)
         try:
             conn = self._engine(source, addresses).connect()
@@ -229,10 +225,7 @@ class Executor:
             with conn:
                 cursor = self._begin(conn, source, timeout_ms)
                 try:
-                    if source.kind == "postgres":
-                        pg = cast(psycopg.Connection[Any], conn.connection.driver_connection)
-                        return _pg_report(pg, source)
-                    return _mysql_report(cast(_MysqlCursor, cursor), source)
+                    return work(conn, cursor)
                 finally:
                     _end(conn, source)
         except (DBAPIError, driver_error) as error:
@@ -312,7 +305,10 @@ class Executor:
         if source.kind == "mysql":
             cursor = conn.connection.cursor()
             if source.config.db_role is not None:
-                statement = _mysql_set_role(source.config.db_role)
+                try:
+                    statement = mysql_set_role(source.config.db_role)
+                except ValueError:
+                    raise QueryFailed("denied") from None
                 _assume(source, lambda: cursor.execute(statement))
             if getattr(conn.dialect, "is_mariadb", False):
                 cursor.execute(f"SET SESSION max_statement_time = {int(timeout_ms) / 1000:.3f}")
@@ -395,175 +391,16 @@ def _pg_set_role(role: str) -> pgsql.Composed:
     return pgsql.SQL("SET LOCAL ROLE {}").format(pgsql.Identifier(role))
 
 
-def _mysql_set_role(role: str) -> str:
-    # A plain identifier (letters, digits, '_') needs no escaping inside backticks.
-    if not DB_ROLE.fullmatch(role):
-        raise QueryFailed("denied")
-    return f"SET ROLE `{role}`"
-
-
 def _assume(source: Source, set_role: Callable[[], object]) -> None:
     """Switch to the source's role; any refusal (unknown role, not granted) is
     ``denied`` with the fixed message. A lost connection stays ``unreachable``."""
     try:
         set_role()
     except Exception as error:
-        if not isinstance(error, (DBAPIError, psycopg.Error)) and not _is_mysql_error(error):
+        if not isinstance(error, (DBAPIError, psycopg.Error)) and not is_mysql_error(error):
             raise
         code = _code(source, error)
         raise QueryFailed("unreachable" if code == "unreachable" else "denied") from None
-
-
-def _is_mysql_error(error: BaseException) -> bool:
-    module = type(error).__module__
-    return module.startswith("pymysql") or module.startswith("MySQLdb")
-
-
-# Write privileges reported on PostgreSQL tables.
-_PG_WRITES = "INSERT, UPDATE, DELETE, TRUNCATE"
-_PG_FLAGS = (
-    b"SELECT rolsuper, rolcreaterole, rolcreatedb, rolbypassrls, current_user <> session_user "
-    b"FROM pg_roles WHERE rolname = current_user"
-)
-_PG_LOGIN = b"SELECT rolsuper FROM pg_roles WHERE rolname = session_user"
-_PG_TABLES = (
-    b"SELECT count(*), coalesce(bool_or(has_table_privilege(current_user, c, %(p)s)), false), "
-    b"coalesce(bool_or(has_table_privilege(session_user, c, %(p)s)), false) "
-    b"FROM unnest(%(t)s::text[]) AS t(name), LATERAL (SELECT to_regclass(t.name) AS c) AS r "
-    b"WHERE c IS NOT NULL"
-)
-
-
-def _pg_report(pg: psycopg.Connection[Any], source: Source) -> LoginReport:
-    flags = pg.execute(_PG_FLAGS).fetchone()
-    tables = sorted(source.config.tables)
-    found, role_writes, login_writes = pg.execute(
-        _PG_TABLES, {"p": _PG_WRITES, "t": tables}
-    ).fetchone() or (0, False, False)
-    notes: list[str] = []
-    superuser: bool | None = None
-    if flags is not None:
-        superuser, createrole, createdb, bypassrls, switched = (bool(f) for f in flags)
-        for flag, note in (
-            (superuser, "superuser: every check but the read-only transaction is moot"),
-            (createrole, "may create roles"),
-            (createdb, "may create databases"),
-            (bypassrls, "bypasses row-level security"),
-        ):
-            if flag:
-                notes.append(note)
-        if switched:
-            login = pg.execute(_PG_LOGIN).fetchone()
-            if login is not None and login[0]:
-                notes.append(
-                    "the login itself is a superuser: SQL that resets the role regains that"
-                )
-            if login_writes and not role_writes:
-                notes.append("the login itself may write to an allow-listed table")
-    if role_writes:
-        notes.append("may write to an allow-listed table")
-    can_write: bool | None = bool(superuser or role_writes)
-    if not can_write and not found:
-        can_write = None
-        notes.append("no allow-listed table was found to check")
-    return LoginReport(superuser, can_write, tuple(notes))
-
-
-class _MysqlCursor(Protocol):
-    def execute(self, sql: str, /) -> object: ...
-
-    def fetchall(self) -> Any: ...
-
-
-_GRANT = re.compile(r"^GRANT (?P<privs>.+?) ON (?P<scope>.+?) TO ", re.DOTALL)
-_ROLE_GRANT = re.compile(r"^GRANT `(?P<role>(?:[^`]|``)+)` TO ")
-_MAX_ROLES = 20
-
-
-def _mysql_report(cursor: _MysqlCursor, source: Source) -> LoginReport:
-    """``SHOW GRANTS`` of the session (its active role included), and of each role the
-    login may ``SET ROLE`` to: roles add to a MariaDB login's privileges."""
-    cursor.execute("SELECT CURRENT_ROLE()")
-    rows = cursor.fetchall()
-    active = rows[0][0] if rows and rows[0][0] != "NONE" else None  # MySQL says NONE
-    lines = _grants(cursor)
-    notes: list[str] = []
-    seen: set[str] = {active} if isinstance(active, str) else set()
-    pending = _granted_roles(lines) - seen
-    while pending and len(seen) < _MAX_ROLES:
-        role = pending.pop()
-        seen.add(role)
-        if not DB_ROLE.fullmatch(role):
-            notes.append("a granted role with an unusual name was not checked")
-            continue
-        try:
-            cursor.execute(f"SET ROLE `{role}`")
-        except Exception as error:
-            if not _is_mysql_error(error):
-                raise
-            notes.append("a granted role could not be assumed and was not checked")
-            continue
-        more = _grants(cursor)
-        lines += more
-        pending |= _granted_roles(more) - seen
-    if len(seen) >= _MAX_ROLES and pending:
-        notes.append("too many granted roles: some were not checked")
-    # Back to the role the session had (db_role, or the login's default role).
-    if not isinstance(active, str):
-        cursor.execute("SET ROLE NONE")
-    elif DB_ROLE.fullmatch(active):
-        cursor.execute(_mysql_set_role(active))
-    else:  # MySQL names a role `name`@`host`; its default roles come back this way
-        cursor.execute("SET ROLE DEFAULT")
-    return _grant_report(lines, _mysql_scopes(source), notes)
-
-
-def _grants(cursor: _MysqlCursor) -> list[str]:
-    cursor.execute("SHOW GRANTS")
-    return [str(row[0]) for row in cursor.fetchall()]
-
-
-def _granted_roles(lines: list[str]) -> set[str]:
-    found = (_ROLE_GRANT.match(line) for line in lines)
-    return {m.group("role").replace("``", "`") for m in found if m is not None}
-
-
-def _mysql_scopes(source: Source) -> frozenset[str]:
-    """The grant scopes that reach the source's tables: ``*.*``, ``db.*``, ``db.table``."""
-    database = (make_url(source.url.reveal()).database or "").lower()
-    scopes = {"*.*", f"{database}.*"}
-    for name in source.config.tables:
-        schema, _, table = name.lower().rpartition(".")
-        scopes |= {f"{schema or database}.*", f"{schema or database}.{table}"}
-    return frozenset(scopes)
-
-
-def _grant_report(lines: list[str], scopes: frozenset[str], notes: list[str]) -> LoginReport:
-    superuser = can_write = grant_option = file = False
-    for line in lines:
-        match = _GRANT.match(line)
-        if match is None:
-            continue
-        privs = match.group("privs").upper()
-        scope = match.group("scope").replace("`", "").lower()
-        everything = "ALL PRIVILEGES" in privs
-        if scope == "*.*" and (everything or re.search(r"\bSUPER\b", privs)):
-            superuser = True
-        if scope == "*.*" and (everything or re.search(r"\bFILE\b", privs)):
-            file = True
-        if scope in scopes and (everything or re.search(r"\b(INSERT|UPDATE|DELETE)\b", privs)):
-            can_write = True
-        if "WITH GRANT OPTION" in line.upper():
-            grant_option = True
-    for flag, note in (
-        (superuser, "superuser: every check but the read-only transaction is moot"),
-        (file, "FILE: may read and write files on the database server"),
-        (can_write, "may write to an allow-listed table"),
-        (grant_option, "may grant privileges to others"),
-    ):
-        if flag:
-            notes.append(note)
-    return LoginReport(superuser, superuser or can_write, tuple(notes))
 
 
 def _sqlite_authorizer(action: int, *_: object) -> int:
