@@ -296,10 +296,15 @@ def _state(arena: Arena) -> dict[str, object]:
             users = conn.execute(text("SELECT CONCAT(User, '@', Host) FROM mysql.user"))
             state["roles"] = sorted(users.scalars())
             state["databases"] = sorted(conn.execute(text("SHOW DATABASES")).scalars())
-    state["databases"] = [
-        d for d in state["databases"] if not str(d).startswith(("bastion_t_", "bastion_demo_"))
-    ]  # other test modules' scratch databases come and go meanwhile
+    # Only the names the hostile statements try to create: other test modules' scratch
+    # databases and roles come and go on the same servers meanwhile.
+    for kind in ("roles", "databases"):
+        state[kind] = [n for n in state[kind] if str(n).split("@")[0] in _ATTACK_NAMES]
     return state
+
+
+# Every role, user or database a hostile statement in adversarial_cases tries to create.
+_ATTACK_NAMES = frozenset({"bastion_evil", "bastion_pwned", "evil", "pwned"})
 
 
 @pytest.fixture(scope="module", params=ENGINES)
