@@ -47,12 +47,15 @@ PERMISSIONS = frozenset(
         "audit.verify",
         "sessions.own",  # see and end one's own browser sessions
         "sessions.manage",  # see and end other people's sessions
-        "actions.approve",  # approve agent actions (issue 8)
+        "actions.use",  # ask agent actions, confirm one's own (issue 8)
+        "actions.approve",  # approve other people's agent actions (issue 8)
         "datasources.use",  # query data sources (issue 7)
     }
 )
 
-_MEMBER = frozenset({"chat", "models.list", "keys.own", "sessions.own", "datasources.use"})
+_MEMBER = frozenset(
+    {"chat", "models.list", "keys.own", "sessions.own", "datasources.use", "actions.use"}
+)
 _ANALYST = frozenset(
     {
         "models.list",
@@ -73,7 +76,7 @@ ROLES: Mapping[str, frozenset[str]] = MappingProxyType(
         "admin": _ADMIN,
         "security_analyst": _ANALYST,
         "approver": frozenset(
-            {"chat", "models.list", "keys.own", "sessions.own", "actions.approve"}
+            {"chat", "models.list", "keys.own", "sessions.own", "actions.use", "actions.approve"}
         ),
         "member": _MEMBER,
         "viewer": frozenset({"models.list", "users.read", "policies.read", "sessions.own"}),

@@ -27,6 +27,7 @@ __all__ = [
     "AuditUnavailable",
     "AuthenticationFailed",
     "BastionError",
+    "Conflict",
     "InvalidRequest",
     "MethodNotAllowed",
     "ModelNotAllowed",
@@ -96,6 +97,19 @@ class MethodNotAllowed(BastionError):
     status = 405
     code = "method_not_allowed"
     error_type = "invalid_request_error"
+
+
+class Conflict(BastionError):
+    """The request is valid but the resource's state refuses it (an action already
+    decided, expired or changed); ``code`` says which."""
+
+    status = 409
+    code = "conflict"
+    error_type = "invalid_request_error"
+
+    def __init__(self, message: str, *, code: str = "conflict") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class ModelNotAllowed(BastionError):

@@ -79,6 +79,9 @@ class Policy(BaseModel):
     # search_documents) on /v1/chat/completions requests that bring no tools of their
     # own, to callers with datasources.use; the gateway runs them as the caller.
     data_tools: bool = False
+    # Agent actions (issue 8): which the assistant may propose, tiers, expiries and
+    # each action's settings; checked by bastion.actions.policy (deny by default).
+    actions: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("untrusted_roles")
     @classmethod

@@ -219,6 +219,26 @@ class Settings(BaseSettings):
         "hostnames (exact, or *.example.internal), IP addresses and networks "
         "(10.20.0.0/16); a JSON list or comma-separated. Empty: no network sources.",
     )
+    actions_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="The hosts agent actions may call (call_webhook targets and the "
+        "approvers' notification URL): hostnames (exact, or *.example.internal), IP "
+        "addresses and networks; a JSON list or comma-separated. Empty: no webhooks.",
+    )
+    smtp_host: str | None = Field(
+        default=None,
+        description="The SMTP relay the send_email action uses (unset: no email).",
+    )
+    smtp_port: int = Field(default=25, ge=1, le=65535, description="The SMTP relay's port.")
+    smtp_starttls: bool = Field(
+        default=True,
+        description="Require STARTTLS to the relay (turn off only for a loopback relay).",
+    )
+    smtp_sender: str = Field(
+        default="bastion@localhost",
+        max_length=254,
+        description="The From address of email the send_email action sends.",
+    )
     documents_embeddings: Literal["auto", "minilm", "off"] = Field(
         default="auto",
         description="Document retrieval by meaning: auto (the local MiniLM model when "
@@ -250,7 +270,7 @@ class Settings(BaseSettings):
     def default_kek_file(self) -> Path:
         return self.kek_file or self.data_dir / "kek"
 
-    @field_validator("data_sources_allowed_hosts", mode="before")
+    @field_validator("data_sources_allowed_hosts", "actions_allowed_hosts", mode="before")
     @classmethod
     def _host_list(cls, value: object) -> object:
         """A JSON list or a comma-separated string (the environment); checked entries."""

@@ -122,6 +122,26 @@ async def test_tokens_within_budget_are_admitted(limiter: RateLimiter) -> None:
     assert await limiter.admit(limits, ALICE) is not None
 
 
+async def test_an_actions_own_limit_counts_per_identifiers(limiter: RateLimiter) -> None:
+    """``hit`` (an action's declared rate limit): every window of "a;b" counts, and
+    one user's uses never spend another's."""
+    uses = [
+        await limiter.hit("3/minute;10/hour", "action", "t1", "ana", "send_email") for _ in range(4)
+    ]
+    assert uses == [True, True, True, False]
+    assert await limiter.hit("3/minute;10/hour", "action", "t1", "bo", "send_email")
+    assert await limiter.hit("3/minute;10/hour", "action", "t1", "ana", "create_ticket")
+
+
+async def test_an_actions_limit_fails_closed_without_storage() -> None:
+    limiter = RateLimiter(f"redis://127.0.0.1:{free_port()}/0", timeout=0.5)
+    try:
+        with pytest.raises(RateLimitUnavailable):
+            await limiter.hit("3/minute", "action", "t1", "ana", "send_email")
+    finally:
+        await limiter.aclose()
+
+
 async def test_no_rules_touch_no_storage() -> None:
     """A policy without limits makes no round trip: even an unreachable Redis admits."""
     limiter = RateLimiter(f"redis://127.0.0.1:{free_port()}/0")

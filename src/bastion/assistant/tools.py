@@ -32,6 +32,7 @@ from bastion.datasources.sources import (
     SourceInfo,
     SourceNotFound,
 )
+from bastion.identity.caller_ref import CallerRef
 
 __all__ = ["TOOL_NAMES", "TOOL_SPECS", "CallerRef", "Searcher", "ToolBox", "ToolOutcome"]
 
@@ -83,19 +84,6 @@ TOOL_SPECS: tuple[dict[str, Any], ...] = (
     ),
 )
 TOOL_NAMES = frozenset(spec["function"]["name"] for spec in TOOL_SPECS)
-
-
-@dataclass(frozen=True, slots=True)
-class CallerRef:
-    """Who the tools run as: what the gateway knows, never what the model says."""
-
-    tenant_id: str
-    user_id: str
-    user_email: str
-    role: str
-
-    def __repr__(self) -> str:
-        return f"CallerRef(role={self.role!r})"
 
 
 class Hit(Protocol):

@@ -15,6 +15,12 @@ from pathlib import Path
 
 import typer
 
+from bastion.cli.demo_actions_tour import (
+    actions_policy,
+    actions_tour,
+    prepare_helpdesk,
+    webhook_receiver,
+)
 from bastion.cli.demo_data_tour import data_tour, prepare_data
 from bastion.cli.demo_walkthrough import walkthrough
 from bastion.cli.init_cmd import write_kek
@@ -45,10 +51,16 @@ def demo(
         data_dir.mkdir(parents=True, exist_ok=True)
         write_kek(data_dir / "kek")
         upstream = stack.enter_context(ScriptedUpstream.running())
+        hook_port, received = stack.enter_context(webhook_receiver())
+        policies_dir = data_dir / "policies"
+        policies_dir.mkdir(exist_ok=True)
+        (policies_dir / "default.toml").write_text(actions_policy(hook_port))
         settings = Settings(
             data_dir=data_dir,
             host="127.0.0.1",
             port=port,
+            policies_dir=policies_dir,
+            actions_allowed_hosts=["127.0.0.1"],
             data_sources_sqlite_dir=data_dir / "sources",
             models=[
                 ModelConfig(
@@ -64,6 +76,10 @@ def demo(
         identity.ensure_tenant("demo", utc_now())
         key = identity.create_key("demo", "demo@localhost", utc_now(), name="demo").secret
         users = prepare_data(engine, identity, "demo", data_dir / "sources", utc_now())
+        helpdesk = prepare_helpdesk(data_dir / "sources")
+        approver = identity.create_key(
+            "demo", "dave@demo.test", utc_now(), name="demo", role="approver"
+        ).secret
         runtime = Runtime.build(settings, engine=engine)
         server = uvicorn.Server(uvicorn_config(settings, app=create_app(runtime)))
         thread = threading.Thread(target=server.run, name="bastion-demo", daemon=True)
@@ -79,7 +95,13 @@ def demo(
         typer.echo("Demo upstream:         a scripted stand-in, NOT a real model\n")
         walkthrough(base_url, key)
         data_tour(f"http://127.0.0.1:{port}", users, data_dir / "sources")
-        typer.echo("\n== 7. bastion audit verify")
+        actions_tour(
+            f"http://127.0.0.1:{port}",
+            {"carol": users.carol, "alice": users.alice, "dave": approver},
+            f"sqlite:///{helpdesk}",
+            received,
+        )
+        typer.echo("\n== 8. bastion audit verify")
         report = verify_chain(engine, sealer=runtime.sealer)
         typer.echo(report.describe())
         typer.echo(f"\n(run it yourself: BASTION_DATA_DIR={data_dir} bastion audit verify)")

@@ -13,6 +13,7 @@ from sqlalchemy import Table
 
 from bastion.crypto.rotation import SealedColumn
 from bastion.store.schema import (
+    AgentActionRow,
     AssistantConversationRow,
     AuditRecord,
     DataSourceRow,
@@ -31,5 +32,9 @@ SEALED_COLUMNS: tuple[SealedColumn, ...] = (
     SealedColumn(cast(Table, DocumentChunkRow.__table__), "app", blob="sealed", aad_column="id"),
     SealedColumn(
         cast(Table, AssistantConversationRow.__table__), "app", blob="sealed", aad_column="id"
+    ),
+    SealedColumn(cast(Table, AgentActionRow.__table__), "app", blob="sealed", aad_column="id"),
+    SealedColumn(
+        cast(Table, AgentActionRow.__table__), "app", blob="sealed_detail", aad_column="id"
     ),
 )

@@ -32,11 +32,16 @@ class TableRule:
     empty). ``row_filter``: an SQL boolean over the table's own columns, with named
     parameters (``region = :user_region``) bound from :attr:`GuardPolicy.params`.
     ``masked``: visible columns whose values read as ``'***'``.
+    ``writable`` and ``key``: what an approved ``update_record`` action may change, and
+    the column naming the row (:mod:`bastion.datasources._guard_write`); the read guard
+    ignores them. Empty / ``None``: nothing is writable.
     """
 
     columns: frozenset[str] | None = None
     row_filter: str | None = None
     masked: frozenset[str] = frozenset()
+    writable: frozenset[str] = frozenset()
+    key: str | None = None
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,9 @@ they pass only when that address is allowed; anything else that is neither a pla
 hostname nor an IP literal is refused. The caller connects to a returned address
 (not to the name again), so a second DNS answer cannot swap it.
 
-Errors (:class:`HostNotAllowed`) may name the host and the setting, never a URL.
+Errors (:class:`HostNotAllowed`) may name the host and the setting, never a URL. The
+same policy guards other outbound connections under their own setting (agent actions:
+``actions_allowed_hosts``), passed as ``setting=`` so messages name the right one.
 """
 
 from __future__ import annotations
@@ -62,11 +64,20 @@ def getaddrinfo_resolver(host: str, port: int | None) -> list[str]:
 
 
 class HostPolicy:
-    """The allow-list of ``entries``; ValueError (naming the entry) for a bad one."""
+    """The allow-list of ``entries``; ValueError (naming the entry) for a bad one.
+
+    ``setting`` is the setting the entries come from, named in the messages."""
 
     def __init__(
-        self, entries: Iterable[str] = (), *, resolve: Resolver = getaddrinfo_resolver
+        self,
+        entries: Iterable[str] = (),
+        *,
+        resolve: Resolver = getaddrinfo_resolver,
+        setting: str = SETTING,
     ) -> None:
+        # The setting the entries come from, named in every message (another allow-list,
+        # such as the actions' hosts, reuses this class under its own setting).
+        self._setting = setting
         names: set[str] = set()
         suffixes: set[str] = set()
         networks: list[Network] = []
@@ -76,7 +87,9 @@ class HostPolicy:
                 continue
             if entry.startswith("*."):
                 if not _is_hostname(entry[2:]) or "." not in entry[2:]:
-                    raise ValueError(f"{SETTING}: {raw!r:.80} is not a valid *.domain wildcard")
+                    raise ValueError(
+                        f"{self._setting}: {raw!r:.80} is not a valid *.domain wildcard"
+                    )
                 suffixes.add(entry[1:])
                 continue
             try:
@@ -86,7 +99,7 @@ class HostPolicy:
                 pass
             if not _is_hostname(entry):
                 raise ValueError(
-                    f"{SETTING}: {raw!r:.80} is not a hostname, IP address or network "
+                    f"{self._setting}: {raw!r:.80} is not a hostname, IP address or network "
                     "(networks need their host bits zero, e.g. 10.20.0.0/16)"
                 )
             names.add(entry)
@@ -107,22 +120,24 @@ class HostPolicy:
     def check(self, host: str, port: int | None = None) -> list[str]:
         """The addresses to connect to for ``host``; HostNotAllowed unless all are allowed."""
         if not self.enabled:
-            raise HostNotAllowed(
-                f"network data sources are disabled: list the database hosts users may "
-                f"connect to in {SETTING}"
-            )
+            if self._setting == SETTING:
+                raise HostNotAllowed(
+                    f"network data sources are disabled: list the database hosts users may "
+                    f"connect to in {SETTING}"
+                )
+            raise HostNotAllowed(f"no host is allowed: list the hosts in {self._setting}")
         shown = f"{host!r:.80}"
         literal = _literal(host)
         if literal is not None:
             if not self._in_networks(literal):
-                raise HostNotAllowed(f"host {shown} is not allowed by {SETTING}")
+                raise HostNotAllowed(f"host {shown} is not allowed by {self._setting}")
             return [str(literal)]
         name = host.lower().rstrip(".")
         if len(name) > _MAX_HOST or not _is_hostname(name):
             raise HostNotAllowed(f"host {shown} is not a hostname or IP address")
         named = self._name_allowed(name)
         if not named and not self._networks:  # no lookup for a name nothing could allow
-            raise HostNotAllowed(f"host {shown} is not allowed by {SETTING}")
+            raise HostNotAllowed(f"host {shown} is not allowed by {self._setting}")
         try:
             resolved = [_canonical_address(a) for a in self._resolve(name, port)]
         except (OSError, UnicodeError, ValueError):
@@ -134,7 +149,9 @@ class HostPolicy:
                 continue
             if named and not any(address in net for net in _HARD_DENY):
                 continue
-            raise HostNotAllowed(f"host {shown} resolves to an address not allowed by {SETTING}")
+            raise HostNotAllowed(
+                f"host {shown} resolves to an address not allowed by {self._setting}"
+            )
         return list(dict.fromkeys(str(a) for a in resolved))
 
     def _name_allowed(self, name: str) -> bool:

@@ -1,5 +1,12 @@
 """Data source configuration: the guard config's schema and its checks, and what a
-connection URL may be. See :mod:`bastion.datasources.sources` for the format."""
+connection URL may be. See :mod:`bastion.datasources.sources` for the format.
+
+Writes (approved ``update_record`` actions): a table may name ``writable`` columns and
+the ``key`` column that picks a row. Deny by default: a table without both is not
+writable. Both are plain identifiers, so they quote the same way on every server; the
+key may not be writable itself, and with a column list both must be visible and not
+masked. Per-role and per-user entries may narrow ``writable`` (intersected, like
+``columns``), never widen it, and cannot change the key."""
 
 from __future__ import annotations
 
@@ -16,6 +23,7 @@ from bastion.authz import ROLES, canonical_role
 from bastion.datasources._guard_policy import GuardPolicy, TableRule
 
 __all__ = [
+    "COLUMN",
     "DB_ROLE",
     "DOCUMENTS",
     "KINDS",
@@ -57,6 +65,12 @@ Params = Mapping[str, str | int | float]
 # A database role name the executor may switch to (SourceConfig.db_role): a plain
 # identifier, so it quotes the same way on every server and never needs escaping.
 DB_ROLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+# A writable or key column (TableConfig.writable, .key): a plain identifier as well.
+COLUMN = DB_ROLE
+_PLAIN = (
+    "must be a plain identifier: a letter or '_', then letters, digits or '_' "
+    "(at most 63 characters)"
+)
 
 
 class SourceError(Exception):
@@ -98,13 +112,35 @@ class _Narrowing(BaseModel):
     masked: tuple[str, ...] = ()
     row_filter: str | None = None
     deny: bool = False
+    writable: tuple[str, ...] | None = None  # None: as the base (none on the base)
+
+    @field_validator("writable")
+    @classmethod
+    def _plain_columns(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is not None:
+            for column in value:
+                if not COLUMN.fullmatch(column):
+                    raise ValueError(f"each column {_PLAIN}")
+            if len({c.lower() for c in value}) != len(value):
+                raise ValueError("lists a column twice")
+        return value
 
 
 class TableConfig(_Narrowing):
-    """One readable table: the base rule and its per-role and per-user narrowings."""
+    """One readable table: the base rule and its per-role and per-user narrowings.
+
+    ``key``: the column whose value picks the one row a write changes (base only)."""
 
     roles: dict[str, _Narrowing] = Field(default_factory=dict)
     users: dict[str, _Narrowing] = Field(default_factory=dict)
+    key: str | None = None
+
+    @field_validator("key")
+    @classmethod
+    def _plain_key(cls, value: str | None) -> str | None:
+        if value is not None and not COLUMN.fullmatch(value):
+            raise ValueError(_PLAIN)
+        return value
 
 
 class SourceConfig(BaseModel):
@@ -125,10 +161,7 @@ class SourceConfig(BaseModel):
     @classmethod
     def _plain_role(cls, value: str | None) -> str | None:
         if value is not None and not DB_ROLE.fullmatch(value):
-            raise ValueError(
-                "must be a plain identifier: a letter or '_', then letters, digits or '_' "
-                "(at most 63 characters)"
-            )
+            raise ValueError(_PLAIN)
         return value
 
 
@@ -150,7 +183,11 @@ def _rule(narrowing: _Narrowing, base: TableRule | None) -> TableRule | None:
     columns = None if narrowing.columns is None else frozenset(narrowing.columns)
     masked = frozenset(narrowing.masked)
     row_filter = narrowing.row_filter
+    writable = None if narrowing.writable is None else frozenset(narrowing.writable)
+    key = narrowing.key if isinstance(narrowing, TableConfig) else None
     if base is not None:
+        key = base.key  # a narrowing cannot name another key
+        writable = base.writable if writable is None else writable & base.writable
         if base.columns is not None:
             columns = base.columns if columns is None else columns & base.columns
         masked |= base.masked
@@ -160,7 +197,13 @@ def _rule(narrowing: _Narrowing, base: TableRule | None) -> TableRule | None:
             )
         if columns is not None:  # a mask on a column narrowed away is moot
             masked &= columns
-    return TableRule(columns=columns, row_filter=row_filter, masked=masked)
+    return TableRule(
+        columns=columns,
+        row_filter=row_filter,
+        masked=masked,
+        writable=writable or frozenset(),
+        key=key,
+    )
 
 
 class _AnyParams(Mapping[str, str]):
@@ -199,6 +242,7 @@ def parse_config(kind: Kind, config: SourceConfig | Mapping[str, object]) -> Sou
         if unknown:
             raise SourceError(f"table {name!r}: unknown role {unknown[0]!r}")
         users |= set(table.users)
+        _check_writes(name, table)
         # Each filter alone, so that ANDing them in _rule cannot change their meaning.
         for part in (table, *table.roles.values(), *table.users.values()):
             if part.row_filter is not None:
@@ -208,6 +252,24 @@ def parse_config(kind: Kind, config: SourceConfig | Mapping[str, object]) -> Sou
         for user in sorted(users | {""}):
             _check(kind, rules_for(parsed, user, role))
     return parsed
+
+
+def _check_writes(name: str, table: TableConfig) -> None:
+    """The base table's ``writable`` and ``key`` agree with each other and its columns."""
+    writable = {c.lower() for c in table.writable or ()}
+    if not writable:
+        return
+    if table.key is None:
+        raise SourceError(f"table {name!r}: writable columns need a key column")
+    if table.key.lower() in writable:
+        raise SourceError(f"table {name!r}: the key column may not be writable")
+    masked = {c.lower() for c in table.masked}
+    if (writable | {table.key.lower()}) & masked:
+        raise SourceError(f"table {name!r}: writable and key columns may not be masked")
+    if table.columns is not None:
+        visible = {c.lower() for c in table.columns}
+        if not (writable | {table.key.lower()}) <= visible:
+            raise SourceError(f"table {name!r}: writable and key columns must be among columns")
 
 
 def _check(kind: Kind, tables: Mapping[str, TableRule]) -> None:

@@ -42,11 +42,16 @@ config names a ``db_role``, that role for every statement:
 If the role cannot be assumed the query fails ``denied``. :meth:`Executor.login_privileges`
 reports whether a source's login (under its ``db_role``) is stronger than reading needs.
 
+Writes: :meth:`Executor.write` runs one statement Bastion built itself (an approved
+action's ``UPDATE`` or ``INSERT``, never model-written SQL) in a read-write transaction
+with the same host check, pinning, ``db_role`` and time limit; see
+:mod:`bastion.datasources.writer`. Every other path stays read-only.
+
 Exceptions::
 
     Exception
      +- QueryFailed   code: timeout | read_only_violation | denied | db_error | unreachable
-                            | host_not_allowed
+                            | host_not_allowed | too_many_rows (writes)
 
 Its message is fixed per code: never the SQL, never the server's text (which can
 echo data), never the URL.
@@ -57,9 +62,9 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 from urllib.parse import quote
 
 import psycopg
@@ -81,6 +86,9 @@ from bastion.datasources._login_report import (
 from bastion.datasources._source_config import DB_ROLE
 from bastion.datasources.sources import Source
 
+if TYPE_CHECKING:  # the writer imports this module
+    from bastion.datasources.writer import WritePlan, WriteResult
+
 __all__ = [
     "CODES",
     "Executor",
@@ -99,6 +107,7 @@ CODES = {
     "unreachable": "the data source could not be reached",
     "host_not_allowed": "the data source's host is not allowed by the gateway's "
     "data_sources_allowed_hosts",
+    "too_many_rows": "the write would change more rows than allowed; nothing was changed",
 }
 _DEFAULT_PORTS = {"postgres": 5432, "mysql": 3306}
 _PG_CODES = {"57014": "timeout", "25006": "read_only_violation", "42501": "denied"}
@@ -177,7 +186,12 @@ class Executor:
             engine.dispose()
 
     def run(
-        self, source: Source, guarded_sql: str, *, timeout_ms: int, row_cap: int
+        self,
+        source: Source,
+        guarded_sql: str,
+        *,
+        timeout_ms: int,
+        row_cap: int,
     ) -> QueryResult:
         """Run one statement read-only; :class:`QueryFailed` on any database error."""
         if timeout_ms < 1 or row_cap < 1:
@@ -188,6 +202,21 @@ class Executor:
             return _fetch(cursor, row_cap)
 
         return self._session(source, timeout_ms, work)
+
+    def write(
+        self, source: Source, plan: WritePlan, *, timeout_ms: int = 10_000, max_rows: int = 1
+    ) -> WriteResult:
+        """Run one planned write, committed only if it changed at most ``max_rows``
+        rows (else rolled back, ``too_many_rows``); :class:`QueryFailed` on any error."""
+        from bastion.datasources import writer  # here: the writer imports this module
+
+        writer.check_call(source, plan, timeout_ms, max_rows)
+        if source.kind == "sqlite":
+            return writer.sqlite_write(
+                source, plan, timeout_ms, max_rows, self._monotonic, self._connect_timeout_s
+            )
+        work = writer.server_work(source, plan, max_rows)
+        return self._session(source, timeout_ms, work, read_only=False)
 
     def login_privileges(self, source: Source, *, timeout_ms: int = 5000) -> LoginReport:
         """How strong the source's login is, under its ``db_role`` when set.
@@ -211,10 +240,17 @@ class Executor:
         return self._session(source, timeout_ms, work)
 
     def _session(
-        self, source: Source, timeout_ms: int, work: Callable[[Connection, _Cursor], _T]
+        self,
+        source: Source,
+        timeout_ms: int,
+        work: Callable[[Connection, _Cursor], _T],
+        *,
+        read_only: bool = True,
     ) -> _T:
         """``work`` in the source's read-only transaction (its role, its time limit),
-        rolled back after; :class:`QueryFailed` on any database error."""
+        rolled back after; :class:`QueryFailed` on any database error. With
+        ``read_only=False`` (the writer, PostgreSQL and MySQL only) the transaction may
+        write and ``work`` commits it; the rollback after is then a no-op."""
         addresses = self._addresses(source)
         try:
             conn = self._engine(source, addresses).connect()
@@ -223,11 +259,11 @@ class Executor:
         driver_error: type[Exception] = conn.dialect.loaded_dbapi.Error
         try:
             with conn:
-                cursor = self._begin(conn, source, timeout_ms)
+                cursor = self._begin(conn, source, timeout_ms, read_only)
                 try:
                     return work(conn, cursor)
                 finally:
-                    _end(conn, source)
+                    _end(conn, source, read_only)
         except (DBAPIError, driver_error) as error:
             raise QueryFailed(_code(source, error)) from None
 
@@ -292,11 +328,14 @@ class Executor:
 
         return create_engine("sqlite://", creator=open_read_only, poolclass=NullPool)
 
-    def _begin(self, conn: Connection, source: Source, timeout_ms: int) -> _Cursor:
+    def _begin(
+        self, conn: Connection, source: Source, timeout_ms: int, read_only: bool = True
+    ) -> _Cursor:
         raw = conn.connection.driver_connection
         if source.kind == "postgres":
             pg = cast(psycopg.Connection[Any], raw)
-            pg.execute(b"SET TRANSACTION READ ONLY")
+            if read_only:
+                pg.execute(b"SET TRANSACTION READ ONLY")
             pg.execute(b"SET LOCAL statement_timeout = %d" % int(timeout_ms))
             if source.config.db_role is not None:
                 set_role = _pg_set_role(source.config.db_role)
@@ -314,9 +353,12 @@ class Executor:
                 cursor.execute(f"SET SESSION max_statement_time = {int(timeout_ms) / 1000:.3f}")
             else:
                 cursor.execute(f"SET SESSION max_execution_time = {int(timeout_ms)}")
-            cursor.execute("SET SESSION TRANSACTION READ ONLY")
-            cursor.execute("START TRANSACTION READ ONLY")
+            mode = "READ ONLY" if read_only else "READ WRITE"
+            cursor.execute(f"SET SESSION TRANSACTION {mode}")
+            cursor.execute(f"START TRANSACTION {mode}")
             return cast(_Cursor, cursor)
+        if not read_only:  # the writer opens SQLite read-write itself
+            raise QueryFailed("read_only_violation")
         lite = cast(sqlite3.Connection, raw)
         deadline = self._monotonic() + timeout_ms / 1000
 
@@ -334,7 +376,7 @@ class _Cursor(Protocol):
     @property
     def description(self) -> Any: ...
 
-    def execute(self, sql: str, /) -> object: ...
+    def execute(self, sql: str, params: Any = ..., /) -> object: ...
 
     def fetchmany(self, size: int, /) -> list[Any]: ...
 
@@ -349,8 +391,8 @@ class _PreparedCursor:
     def description(self) -> Any:
         return self._cursor.description
 
-    def execute(self, sql: str) -> object:
-        return self._cursor.execute(sql.encode("utf-8"), prepare=True)
+    def execute(self, sql: str, params: Mapping[str, object] | None = None) -> object:
+        return self._cursor.execute(sql.encode("utf-8"), params, prepare=True)
 
     def fetchmany(self, size: int) -> list[Any]:
         return self._cursor.fetchmany(size)
@@ -366,19 +408,23 @@ def _fetch(cursor: _Cursor, row_cap: int) -> QueryResult:
     return QueryResult(columns, tuple(rows), len(rows), truncated)
 
 
-def _end(conn: Connection, source: Source) -> None:
+def _end(conn: Connection, source: Source, read_only: bool = True) -> None:
     raw = conn.connection.driver_connection
     if source.kind == "sqlite":
         lite = cast(sqlite3.Connection, raw)
         lite.set_authorizer(None)
         lite.set_progress_handler(None, 0)
     conn.connection.rollback()
-    if source.kind == "mysql" and source.config.db_role is not None:
-        # A MariaDB role outlives the transaction: drop it before the pool has the
-        # connection back. If that fails, the connection is not pooled again.
+    if source.kind == "mysql" and (source.config.db_role is not None or not read_only):
+        # A MariaDB role outlives the transaction, and so does a writer's session mode:
+        # drop both before the pool has the connection back. If that fails, the
+        # connection is not pooled again.
         cursor = conn.connection.cursor()
         try:
-            cursor.execute("SET ROLE NONE")
+            if source.config.db_role is not None:
+                cursor.execute("SET ROLE NONE")
+            if not read_only:
+                cursor.execute("SET SESSION TRANSACTION READ ONLY")
             cursor.close()
         except Exception:
             conn.invalidate()

@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from bastion import __version__
 from bastion.errors import BastionError, InvalidRequest, MethodNotAllowed, NotFound
+from bastion.gateway.action_routes import action_router
 from bastion.gateway.admin import AdminDeps, admin_router
 from bastion.gateway.admin.audit import AdminAudit
 from bastion.gateway.anthropic_routes import anthropic_routes
@@ -100,6 +101,15 @@ def create_app(runtime: Runtime, *, hsts: bool = False) -> FastPath:
         app.include_router(
             assistant_router(
                 runtime.assistant, runtime.chat, callers, runtime.settings.max_body_bytes
+            )
+        )
+    if runtime.actions is not None:
+        app.include_router(
+            action_router(
+                runtime.actions,
+                callers,
+                lambda name: runtime.policies.get(name).actions,
+                runtime.clock,
             )
         )
     secure = runtime.settings.public_url.startswith("https://") or hsts

@@ -66,6 +66,20 @@ class QueryShown(BaseModel):
     withheld: bool = False
 
 
+class ActionProposed(BaseModel):
+    tool: str
+    status: str = Field(
+        description="done | failed | refused | pending_confirmation | pending_approval"
+    )
+    code: str
+    message: str
+    id: str | None = None
+    tier: int | None = None
+    summary: str | None = None
+    action_hash: str | None = None
+    expires_at: str | None = None
+
+
 class AssistantReply(BaseModel):
     id: str
     object: str = "assistant.answer"
@@ -74,6 +88,12 @@ class AssistantReply(BaseModel):
     answer: str
     queries: list[QueryShown]
     documents: list[dict[str, Any]]
+    actions: list[ActionProposed] = Field(
+        default_factory=list,
+        description="What the model proposed: done, failed, refused, or pending a "
+        "person's decision (confirm through /v1/actions/{id}/confirm, approve through "
+        "/v1/approvals/{id}/approve, naming the action_hash).",
+    )
     steps: int
 
 
@@ -129,6 +149,7 @@ def assistant_router(
                 answer=answer.answer,
                 queries=[QueryShown(**q) for q in answer.queries],
                 documents=answer.documents,
+                actions=[ActionProposed(**a) for a in answer.actions],
                 steps=answer.steps,
             )
             await chat.record(it)

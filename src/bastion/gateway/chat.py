@@ -111,8 +111,8 @@ class ChatService:
         pseudonyms = await self._load_pseudonyms(it, owner)
         hash_key = await self._hash_key(it, resolved)
         messages = await self._scan_input(it, resolved, call.messages, pseudonyms, hash_key)
-        if call.tools:
-            # Tool definitions reach the model too: scan their text, whole.
+        if call.tools and not call.gateway_tools:
+            # A client's tool definitions reach the model too: scan their text, whole.
             context = ScanContext(
                 stage=Stage.INPUT,
                 role="tool_definition",

@@ -7,9 +7,12 @@ the assistant's loop (:meth:`AssistantService.run`): the model is offered
 gateway runs them as the caller, and the client gets an ordinary ``chat.completion``
 (or its stream) whose answer was made from the caller's own data. The queries that
 ran, exactly as they ran, come in an extra top-level ``bastion`` object
-(``{"queries": [...], "documents": [...]}``), which OpenAI clients keep as an extra
-field. A request with its own ``tools`` passes through untouched: its tool calls go
-back to the client, as without this setting.
+(``{"queries": [...], "documents": [...], "actions": [...]}``), which OpenAI clients
+keep as an extra field. ``actions`` lists what the model proposed under the tenant's
+``[actions]`` policy: done, refused, or pending with the id, summary and hash a person
+confirms or approves through ``/v1/actions`` and ``/v1/approvals``. A request with its
+own ``tools`` passes through untouched: its tool calls go back to the client, as
+without this setting.
 
 A stream is the finished answer sent as one delta: the loop has to finish (and the
 answer be scanned) before anything is sent.
@@ -52,7 +55,11 @@ async def answer_with_data_tools(
     answer = await runtime.assistant.run(it, caller, call.model, call.messages, call.conversation)
     it.model, it.stream = call.model, call.stream
     await runtime.chat.record(it)
-    extension = {"queries": answer.queries, "documents": answer.documents}
+    extension = {
+        "queries": answer.queries,
+        "documents": answer.documents,
+        "actions": answer.actions,
+    }
     if not call.stream:
         result = ChatResult(call.model, [Choice(0, answer.answer)], answer.usage)
         payload = wire.render(result, request_id)

@@ -38,6 +38,10 @@ class ChatInput:
     include_usage: bool = False
     # X-Bastion-Conversation: the DLP vault keeps this conversation's placeholders.
     conversation: str | None = None
+    # True only when the gateway wrote ``tools`` itself (the assistant's tools and the
+    # tenant's actions): no request field sets it, and such definitions are not
+    # scanned as untrusted input. A client's own tools always are.
+    gateway_tools: bool = False
 
     def check_encodable(self) -> None:
         """Refuse what cannot be re-encoded for the upstream and the audit record.

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bastion.actions.builtin import builtin_actions
+from bastion.actions.catalog import Action
+from bastion.actions.policy import ActionPolicy, parse_action_policy
 from bastion.authz import Access, parse_access
 from bastion.errors import PolicyUnavailable
 from bastion.gateway.tenant_policies import TenantPolicies, tenant_policy_name
@@ -30,6 +34,7 @@ class ResolvedPolicy:
     needs_hash_key: bool = False
     access: Access = field(default_factory=Access)
     rate_limits: RateLimits = field(default_factory=RateLimits)
+    actions: ActionPolicy = field(default_factory=ActionPolicy)
 
     def allows_model(self, role: str, model: str) -> bool:
         """The policy's ``models`` and the role's own list in ``[access]`` both allow it."""
@@ -89,10 +94,16 @@ class PolicyStore:
             raise PolicyUnavailable("The tenant's policy could not be loaded.") from None
 
 
-def resolve_policy(policy: Policy, registry: ScannerRegistry) -> ResolvedPolicy:
+def resolve_policy(
+    policy: Policy, registry: ScannerRegistry, actions: Mapping[str, Action] | None = None
+) -> ResolvedPolicy:
     """``policy`` with every table checked and its scanners built; a ValueError names
-    the first bad table and key (``bastion scan --policy FILE`` shows it)."""
+    the first bad table and key (``bastion scan --policy FILE`` shows it). ``actions``:
+    the actions a tenant may enable (default: the built-in ones)."""
     pipeline = build_pipeline(policy, registry)
+    action_policy = parse_action_policy(
+        policy.actions, builtin_actions() if actions is None else actions
+    )
     access = parse_access(policy.access)
     rate_limits = parse_rate_limits(policy.rate_limits)
     parse_session_policy(policy.sessions)
@@ -108,6 +119,7 @@ def resolve_policy(policy: Policy, registry: ScannerRegistry) -> ResolvedPolicy:
         needs_hash_key=needs_hash_key,
         access=access,
         rate_limits=rate_limits,
+        actions=action_policy,
     )
 
 

@@ -10,6 +10,10 @@ import anyio.to_thread
 from sqlalchemy import Engine
 from starlette.requests import Request
 
+from bastion.actions.builtin import builtin_actions
+from bastion.actions.catalog import ActionServices, SmtpRelay
+from bastion.actions.flow import ActionFlow
+from bastion.actions.store import ActionStore
 from bastion.assistant.memory import Conversations
 from bastion.assistant.service import AssistantService
 from bastion.assistant.tools import CallerRef, ToolBox
@@ -72,6 +76,7 @@ class Runtime:
     callers: Callers = field(init=False)
     sso: SsoService = field(init=False)
     assistant: AssistantService | None = field(init=False)
+    actions: ActionFlow | None = field(init=False)
     documents: Documents | None = field(init=False)
 
     def __post_init__(self) -> None:
@@ -97,22 +102,56 @@ class Runtime:
             idp_bearer=self.sso.bearer,
         )
         self.documents = self._documents()
+        self.actions = self._actions()
         self.assistant = self._assistant()
+
+    def _params_for(self, caller: CallerRef) -> dict[str, str]:
+        """What row filters bind: only what the gateway knows of the caller."""
+        stored = UserAttributes(self.engine).get(caller.tenant_id, caller.user_id)
+        return caller_params(stored, caller.user_email, caller.role)
 
     def _assistant(self) -> AssistantService | None:
         """The data assistant, where data sources are (they need the keyring)."""
         if self.data_sources is None or self.keyring is None:
             return None
-        attributes = UserAttributes(self.engine)
-
-        def params_for(caller: CallerRef) -> dict[str, str]:
-            # Row filters bind only what the gateway knows of the caller.
-            stored = attributes.get(caller.tenant_id, caller.user_id)
-            return caller_params(stored, caller.user_email, caller.role)
-
-        tools = ToolBox(self.data_sources, self.executor, params_for, documents=self.documents)
+        tools = ToolBox(
+            self.data_sources, self.executor, self._params_for, documents=self.documents
+        )
         memory = Conversations(self.engine, self.keyring, self.clock)
-        return AssistantService(self.chat, tools, memory)
+        return AssistantService(
+            self.chat,
+            tools,
+            memory,
+            actions=self.actions,
+            action_policy=lambda name: self.policies.get(name).actions,
+        )
+
+    def _actions(self) -> ActionFlow | None:
+        """Agent actions, where the keyring is (the proposed calls are sealed)."""
+        if self.keyring is None:
+            return None
+        s = self.settings
+        smtp = (
+            SmtpRelay(s.smtp_host, s.smtp_port, s.smtp_sender, starttls=s.smtp_starttls)
+            if s.smtp_host
+            else None
+        )
+        services = ActionServices(
+            executor=self.executor,
+            hosts=HostPolicy(s.actions_allowed_hosts, setting="actions_allowed_hosts"),
+            sources=self.data_sources,
+            params_for=self._params_for,
+            smtp=smtp,
+        )
+        return ActionFlow(
+            ActionStore(self.engine, self.keyring, self.clock),
+            builtin_actions(),
+            services,
+            self.limiter,
+            Directory(self.engine),
+            self.clock,
+            self.audit.append,
+        )
 
     def _documents(self) -> Documents | None:
         """Document collections, where data sources are (chunks are sealed)."""

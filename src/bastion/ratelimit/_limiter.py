@@ -29,6 +29,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 from urllib.parse import urlsplit
 
+from limits import parse_many
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter
 from limits.errors import StorageError
@@ -147,6 +148,21 @@ class RateLimiter:
                 "Rate limits cannot be checked right now; the request was not served."
             ) from None
         return TokenMeter(self, limits.tokens, caller) if limits.tokens else None
+
+    async def hit(self, limit: str, *identifiers: str) -> bool:
+        """Count one use against ``limit`` (``"20/minute"``, ``"10/hour;2/minute"``,
+        already checked by whoever declared it) for ``identifiers``; False when a
+        window is full. Storage failures raise :class:`RateLimitUnavailable`."""
+        try:
+            for item in parse_many(limit):
+                if not await self._requests.hit(item, *identifiers):
+                    return False
+        except _FAILURES as exc:
+            _log_failure("hit", exc)
+            raise RateLimitUnavailable(
+                "Rate limits cannot be checked right now; the request was not served."
+            ) from None
+        return True
 
     async def charge(self, rules: tuple[Rule, ...], caller: Caller, tokens: int) -> None:
         """Add ``tokens`` to each token window. A failure is logged, not raised: the

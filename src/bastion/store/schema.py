@@ -360,3 +360,30 @@ class AssistantConversationRow(Base):
     turns: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class AgentActionRow(Base):
+    """An action the model proposed (issue 8) and what became of it. ``sealed`` holds the
+    canonical arguments and the summary, ``sealed_detail`` the result's detail, both
+    under the tenant's ``app`` data key bound to ``id``. ``action_hash`` binds a
+    confirmation or approval to tool, exact arguments, requester and conversation."""
+
+    __tablename__ = "agent_actions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(36), index=True)
+    requester_id: Mapped[str] = mapped_column(String(36), index=True)
+    conversation_id: Mapped[str] = mapped_column(String(80))
+    tool: Mapped[str] = mapped_column(String(64))
+    tier: Mapped[int] = mapped_column(Integer)
+    action_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    sealed_detail: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    result_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    result_message: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    decided_by: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
