@@ -20,17 +20,18 @@ def data_dir(tmp_path: Path, db_url: str, app_db_url: str) -> Path:
     return tmp_path
 
 
-def run(data_dir: Path, *args: str, stdin: str | None = None):  # type: ignore[no-untyped-def]
+def run(data_dir: Path, *args: str, stdin: str | None = None, subprocess: bool = False):  # type: ignore[no-untyped-def]
     env = {
         "BASTION_DATABASE_URL": (data_dir / "db_url").read_text(),
         "BASTION_DATABASE_ADMIN_URL": (data_dir / "admin_db_url").read_text(),
     }
-    return bastion(*args, data_dir=data_dir, stdin=stdin, env=env)
+    return bastion(*args, data_dir=data_dir, stdin=stdin, env=env, subprocess=subprocess)
 
 
 def test_init_is_idempotent_and_prints_key_once(data_dir: Path) -> None:
-    """The first init prints an admin key; the second creates nothing new."""
-    first = run(data_dir, "init")
+    """The first init prints an admin key; the second creates nothing new. (The real
+    ``python -m bastion`` entry point, in a subprocess.)"""
+    first = run(data_dir, "init", subprocess=True)
     assert first.returncode == 0, first.stderr
     key = first.stdout.strip().splitlines()[-1]
     assert key.startswith("bst_")

@@ -10,6 +10,7 @@ import anyio.to_thread
 from sqlalchemy import Engine
 from starlette.requests import Request
 
+from bastion.actions._http import ACTIONS_SETTING
 from bastion.actions.builtin import builtin_actions
 from bastion.actions.catalog import ActionServices, SmtpRelay
 from bastion.actions.flow import ActionFlow
@@ -138,7 +139,7 @@ class Runtime:
         )
         services = ActionServices(
             executor=self.executor,
-            hosts=HostPolicy(s.actions_allowed_hosts, setting="actions_allowed_hosts"),
+            hosts=HostPolicy(s.actions_allowed_hosts, setting=ACTIONS_SETTING),
             sources=self.data_sources,
             params_for=self._params_for,
             smtp=smtp,
