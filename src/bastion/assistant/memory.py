@@ -89,13 +89,20 @@ class Conversations:
         return _parse(raw)
 
     def append(
-        self, tenant_id: str, user_id: str, conversation_id: str | None, turns: list[Turn]
+        self,
+        tenant_id: str,
+        user_id: str,
+        conversation_id: str | None,
+        turns: list[Turn],
+        *,
+        new_id: str | None = None,
     ) -> str:
         """Add ``turns`` to the user's conversation (a new one when ``conversation_id``
-        is None); returns its id. The write names the user, like every read."""
+        is None, with ``new_id`` if given); returns its id. The write names the user,
+        like every read."""
         now = self._clock()
         if conversation_id is None:
-            row_id = str(uuid.uuid4())
+            row_id = new_id if new_id is not None and _is_uuid(new_id) else str(uuid.uuid4())
             kept = self._trim(turns)
             with tenant_begin(self._engine, tenant_id) as conn:
                 conn.execute(

@@ -19,6 +19,7 @@ conversation memory (sealed, theirs only); tool results are not kept.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -105,19 +106,17 @@ class AssistantService:
         remember the turn; raises what the chat path raises (blocked, rate limited,
         upstream failure, ...) and :class:`ConversationNotFound` for a foreign id."""
         turns = await self.history(caller, conversation_id) if conversation_id else []
-        if conversation_id is None:  # an id now: a proposed action is bound to it
-            conversation_id = await anyio.to_thread.run_sync(
-                self._conversations.append, caller.tenant_id, caller.user_id, None, []
-            )
+        # A new conversation's id is chosen now: a proposed action is bound to it. The
+        # row is written only with the turns, once the answer is known.
+        bound = conversation_id or str(uuid.uuid4())
         messages = [ChatMessage(t.role, t.content) for t in turns]
         messages.append(ChatMessage("user", message))
-        out = await self.run(it, caller, model, messages, conversation_id)
+        out = await self.run(it, caller, model, messages, bound)
+        done = [Turn("user", message), Turn("assistant", out.answer)]
         out.conversation_id = await anyio.to_thread.run_sync(
-            self._conversations.append,
-            caller.tenant_id,
-            caller.user_id,
-            conversation_id,
-            [Turn("user", message), Turn("assistant", out.answer)],
+            lambda: self._conversations.append(
+                caller.tenant_id, caller.user_id, conversation_id, done, new_id=bound
+            )
         )
         return out
 
