@@ -250,6 +250,10 @@ class Settings(BaseSettings):
         description="Where rate-limit counters live: memory:// (one process) or "
         "redis://host:port/db (shared by every replica).",
     )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token for GET /metrics (Prometheus); unset: the route is 404.",
+    )
 
     access_log: bool = False
     sqlite_synchronous: Literal["full", "normal"] = Field(
@@ -380,6 +384,11 @@ def unsafe_reasons(settings: Settings) -> list[str]:
             reasons.append(f"model {model.name}: {model.api_key_env} holds a placeholder value")
         if model.base_url.startswith("http://") and not _url_is_loopback(model.base_url):
             reasons.append(f"model {model.name}: upstream {model.base_url} is not HTTPS")
+    token = (
+        settings.metrics_token.get_secret_value() if settings.metrics_token is not None else None
+    )
+    if token is not None and (len(token.strip()) < 16 or token.strip().lower() in PLACEHOLDERS):
+        reasons.append("BASTION_METRICS_TOKEN is a placeholder or shorter than 16 characters")
     return reasons
 
 

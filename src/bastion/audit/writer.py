@@ -16,12 +16,17 @@ Exceptions::
 
 ``ValueError`` from ``append`` means the event itself is unfit (a field too long, a
 value JSON cannot carry); such an event fails alone and never joins a batch.
+
+An optional ``observer`` (e.g. the gateway's metrics) is called with each event once
+it is committed, on the event loop; an observer error is logged by its type only and
+never fails the append.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import TracebackType
@@ -44,6 +49,7 @@ class AuditWriteError(AuditUnavailable):
 @dataclass(frozen=True, slots=True)
 class _Request:
     record: PendingRecord
+    event: AuditEvent
     future: asyncio.Future[AuditReceipt]
 
 
@@ -61,6 +67,7 @@ class AuditLog:
         batch_max: int = 256,
         inline_max: int = 1,
         sealer: AuditSealer | None = None,
+        observer: Callable[[AuditEvent], None] | None = None,
     ) -> None:
         if batch_max < 1:
             raise ValueError("batch_max must be at least 1")
@@ -73,6 +80,7 @@ class AuditLog:
         # blocks the loop. Bigger batches (under load) go to the worker thread.
         self._inline_max = inline_max
         self._sealer = sealer
+        self._observer = observer
         self._queue: asyncio.Queue[_Request | None] | None = None
         self._task: asyncio.Task[None] | None = None
         self._executor: ThreadPoolExecutor | None = None
@@ -98,7 +106,7 @@ class AuditLog:
             raise AuditWriteError("The audit log is closed.")
         record = PendingRecord.from_event(event)
         future: asyncio.Future[AuditReceipt] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Request(record, future))
+        self._queue.put_nowait(_Request(record, event, future))
         return await future
 
     async def aclose(self) -> None:
@@ -168,6 +176,17 @@ class AuditLog:
         for request, receipt in zip(batch, receipts, strict=True):
             if not request.future.done():
                 request.future.set_result(receipt)
+        if self._observer is not None:
+            for request in batch:
+                self._observe(self._observer, request.event)
+
+    @staticmethod
+    def _observe(observer: Callable[[AuditEvent], None], event: AuditEvent) -> None:
+        """Tell ``observer`` of a committed event; its failure is logged, not raised."""
+        try:
+            observer(event)
+        except Exception as exc:  # an observer never fails the append
+            logging.getLogger(__name__).error("audit observer failed: %s", type(exc).__name__)
 
 
 def _drain(queue: asyncio.Queue[_Request | None]) -> list[_Request | None]:

@@ -23,6 +23,7 @@ from bastion.gateway.anthropic_routes import anthropic_routes
 from bastion.gateway.assistant_routes import assistant_router
 from bastion.gateway.document_routes import DocumentServices, document_router
 from bastion.gateway.http import error_response, json_response
+from bastion.gateway.metrics_route import metrics_router
 from bastion.gateway.openai_routes import openai_routes
 from bastion.gateway.openapi import (
     operation_extra,
@@ -129,6 +130,8 @@ def create_app(runtime: Runtime, *, hsts: bool = False) -> FastPath:
             )
         )
     )
+
+    app.include_router(metrics_router(runtime.metrics, runtime.settings.metrics_token))
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> Response:

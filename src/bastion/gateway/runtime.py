@@ -36,6 +36,7 @@ from bastion.gateway.tenant_policies import TenantPolicies
 from bastion.identity import AuthCache, IdentityService, Principal
 from bastion.identity.attributes import UserAttributes, caller_params
 from bastion.identity.directory import Directory
+from bastion.observability import GatewayMetrics
 from bastion.ratelimit import RateLimiter
 from bastion.scanners import ScannerRegistry, default_registry, generate_canary
 from bastion.secrets import SecretStore
@@ -74,6 +75,8 @@ class Runtime:
     keyring: Keyring | None = None
     # The document embedder (None: lexical retrieval only); loaded once per Runtime.
     embedder: Embedder | None = None
+    # Prometheus metrics (GET /metrics), fed by ``audit``'s observer (see ``build``).
+    metrics: GatewayMetrics = field(default_factory=GatewayMetrics)
     callers: Callers = field(init=False)
     sso: SsoService = field(init=False)
     assistant: AssistantService | None = field(init=False)
@@ -202,11 +205,13 @@ class Runtime:
         if any(model.api_key_secret for model in settings.models):
             opened = open_model_keys(settings.models, store)
             settings = settings.model_copy(update={"models": opened})
+        metrics = GatewayMetrics()
         audit = AuditLog(
             engine,
             sealer=sealer,
             batch_max=settings.audit_batch_max,
             inline_max=1 if is_sqlite(engine) else 0,
+            observer=metrics.observe,
         )
         upstreams = UpstreamPool()
         vault = PseudonymVault(engine, keyring, clock) if keyring is not None else None
@@ -246,6 +251,7 @@ class Runtime:
             executor=Executor(hosts=HostPolicy(settings.data_sources_allowed_hosts)),
             keyring=keyring,
             embedder=embedder or load_embedder(settings.documents_embeddings),
+            metrics=metrics,
         )
 
     async def start(self) -> None:
