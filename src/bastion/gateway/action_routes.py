@@ -111,6 +111,9 @@ def action_router(
         now = clock()
         return [await anyio.to_thread.run_sync(_view, store, r, now) for r in records]
 
+    async def one_shown(record: ActionRecord) -> ActionOut:
+        return await one_shown(record)
+
     @router.get("/v1/actions", response_model=ActionList)
     async def mine(request: Request, status: str | None = None) -> ActionList:
         """Your own actions, newest first (status: pending or a decided status)."""
@@ -127,7 +130,7 @@ def action_router(
         """One of your actions: its summary, exact arguments, hash and result."""
         c = await caller(request, "actions.use")
         record = await flow.own(c.principal, action_id)
-        return (await shown([record]))[0]
+        return await one_shown(record)
 
     @router.post("/v1/actions/{action_id}/confirm", response_model=ActionOut)
     async def confirm(request: Request, action_id: str, body: Decision) -> ActionOut:
@@ -135,14 +138,14 @@ def action_router(
         c = await caller(request, "actions.use")
         policy = policy_for(c.principal.policy)
         record = await flow.confirm(c.principal, policy, action_id, body.action_hash)
-        return (await shown([record]))[0]
+        return await one_shown(record)
 
     @router.post("/v1/actions/{action_id}/reject", response_model=ActionOut)
     async def withdraw(request: Request, action_id: str) -> ActionOut:
         """Withdraw your own pending action."""
         c = await caller(request, "actions.use")
         record = await flow.reject(c.principal, action_id, as_approver=False)
-        return (await shown([record]))[0]
+        return await one_shown(record)
 
     @router.get("/v1/approvals", response_model=ActionList)
     async def pending(request: Request) -> ActionList:
@@ -173,7 +176,7 @@ def action_router(
         """One approval request: what exactly will run, and its hash."""
         c = await caller(request, "actions.approve")
         record = await flow.approval(c.principal, action_id)
-        return (await shown([record]))[0]
+        return await one_shown(record)
 
     @router.post("/v1/approvals/{action_id}/approve", response_model=ActionOut)
     async def approve(request: Request, action_id: str, body: Decision) -> ActionOut:
@@ -181,14 +184,14 @@ def action_router(
         c = await caller(request, "actions.approve")
         policy = policy_for(c.principal.policy)
         record = await flow.approve(c.principal, policy, action_id, body.action_hash)
-        return (await shown([record]))[0]
+        return await one_shown(record)
 
     @router.post("/v1/approvals/{action_id}/reject", response_model=ActionOut)
     async def reject(request: Request, action_id: str) -> ActionOut:
         """Reject an approval request."""
         c = await caller(request, "actions.approve")
         record = await flow.reject(c.principal, action_id, as_approver=True)
-        return (await shown([record]))[0]
+        return await one_shown(record)
 
     return router
 
