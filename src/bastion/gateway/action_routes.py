@@ -112,7 +112,7 @@ def action_router(
         return [await anyio.to_thread.run_sync(_view, store, r, now) for r in records]
 
     async def one_shown(record: ActionRecord) -> ActionOut:
-        return await one_shown(record)
+        return (await shown([record]))[0]
 
     @router.get("/v1/actions", response_model=ActionList)
     async def mine(request: Request, status: str | None = None) -> ActionList:
