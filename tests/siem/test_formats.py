@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -11,11 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bastion.audit.record import GENESIS_HASH, AuditEvent, canonical_body, record_hash
 from bastion.siem import (
     ENTERPRISE_NUMBER,
     MAX_VALUE_CHARS,
-    OCSF_VERSION,
     frame_octet_counting,
     safe_record,
     severity,
@@ -24,59 +21,7 @@ from bastion.siem import (
     to_ocsf,
     to_syslog,
 )
-
-MARKER = "SIEM-MUST-NOT-SEE-4d1e"
-TS = datetime(2025, 3, 14, 15, 9, 26, 535897, tzinfo=UTC)
-TS_MS = 1741964966535
-
-
-def exported(event: AuditEvent, seq: int = 1, prev: str = GENESIS_HASH) -> dict[str, Any]:
-    """The line :func:`bastion.audit.export_jsonl` writes for ``event``."""
-    body = canonical_body(event)
-    line: dict[str, Any] = orjson.loads(body)
-    line.update(seq=seq, prev_hash=prev, hash=record_hash(event.tenant_id, seq, prev, body))
-    return line
-
-
-def chat_event(**overrides: Any) -> AuditEvent:
-    fields: dict[str, Any] = {
-        "ts": TS,
-        "request_id": "req-0001",
-        "tenant_id": "acme",
-        "user_id": "alice",
-        "key_id": "key-7",
-        "session_id": "sess-9",
-        "model": "gpt-test",
-        "route": "POST /v1/assistant/chat",
-        "outcome": "allowed",
-        "prompt": [{"role": "user", "content": f"my secret plan {MARKER}"}],
-        "response": f"the answer {MARKER}",
-        "verdicts": [
-            {
-                "stage": "input",
-                "target": "prompt",
-                "scanner": "pii",
-                "decision": "redact",
-                "score": 0.91,
-                "reason": "pii_detected",
-                "findings": [{"type": "EMAIL", "start": 3, "end": 20, "score": 0.91}],
-            }
-        ],
-        "actions": [{"tool": "run_query", "status": "ran", "query": {"sql": MARKER}}],
-        "data_sources": [{"source": "crm", "tables": ["accounts"], "status": "ran", "rows": 3}],
-        "latency_ms": 12.5,
-        "extra": {"tier": 2, "idp": "okta"},
-    }
-    fields.update(overrides)
-    return AuditEvent(**fields)
-
-
-def blocked(scanner: str = "secrets") -> dict[str, Any]:
-    verdict = {"stage": "output", "target": "response", "scanner": scanner}
-    verdict |= {"decision": "block", "score": 1.0, "reason": "secret_detected", "findings": []}
-    return exported(
-        chat_event(outcome="blocked_output", error_code="request_blocked", verdicts=[verdict])
-    )
+from tests.siem.records import MARKER, TS_MS, blocked, chat_event, exported
 
 
 def all_outputs(record: dict[str, Any]) -> list[str]:
@@ -483,88 +428,3 @@ def test_syslog_arbitrary_text_keeps_the_sd_balanced(value: str, route: str) -> 
     assert sd[EXTRA_ID]["v"] == re.sub(controls, " ", value)[:256]
     assert sd[SD_ID]["route"] == re.sub(controls, " ", route)
     assert msg == "Bastion audit record 1: allowed"
-
-
-# --- OCSF ----------------------------------------------------------------------------
-
-
-def test_ocsf_api_activity() -> None:
-    record = blocked()
-    event = to_ocsf(record, version="2.1")
-    assert (event["class_uid"], event["category_uid"], event["activity_id"]) == (6003, 6, 1)
-    assert event["type_uid"] == 600301
-    assert event["time"] == TS_MS and isinstance(event["time"], int)
-    assert event["severity_id"] == 4 and event["status_id"] == 2
-    assert event["status_detail"] == "request_blocked" and event["status_code"] == "blocked_output"
-    assert event["metadata"] == {
-        "version": OCSF_VERSION,
-        "product": {"name": "Gateway", "vendor_name": "Bastion", "version": "2.1"},
-        "uid": record["hash"],
-        "correlation_uid": "req-0001",
-        "log_name": "audit",
-    }
-    assert event["actor"] == {
-        "user": {"uid": "alice", "credential_uid": "key-7"},
-        "session": {"uid": "sess-9"},
-    }
-    assert event["api"] == {
-        "operation": "POST /v1/assistant/chat",
-        "request": {"uid": "req-0001"},
-        "response": {"error": "request_blocked"},
-    }
-    assert event["duration"] == 12 or event["duration"] == 13
-    unmapped = event["unmapped"]
-    assert unmapped["tenant_id"] == "acme" and unmapped["seq"] == 1
-    assert unmapped["prev_hash"] == GENESIS_HASH
-    assert unmapped["verdicts"] == [
-        {
-            "scanner": "secrets",
-            "stage": "output",
-            "target": "response",
-            "decision": "block",
-            "reason": "secret_detected",
-            "score": 1.0,
-            "findings": 0,
-        }
-    ]
-    orjson.dumps(event)  # JSON-serialisable as is
-
-
-def test_ocsf_success_and_other_activity() -> None:
-    event = to_ocsf(exported(chat_event(route="/v1/chat/completions")))
-    assert event["status_id"] == 1 and event["status"] == "Success"
-    assert event["activity_id"] == 99 and event["severity_id"] == 1
-    assert "status_detail" not in event
-
-
-@pytest.mark.parametrize(
-    ("route", "outcome", "status_id", "protocol"),
-    [
-        ("GET /sso/{tenant}/oidc/callback", "signed_in", 1, 4),
-        ("POST /sso/{tenant}/saml/acs", "sign_in_refused", 2, 5),
-        ("sso", "sign_in_refused", 2, None),
-    ],
-)
-def test_ocsf_sign_ins_are_authentication(
-    route: str, outcome: str, status_id: int, protocol: int | None
-) -> None:
-    error = None if status_id == 1 else "unknown_user"
-    record = exported(chat_event(route=route, outcome=outcome, error_code=error, key_id=""))
-    event = to_ocsf(record)
-    assert (event["class_uid"], event["category_uid"], event["activity_id"]) == (3002, 3, 1)
-    assert event["type_uid"] == 300201
-    assert event["user"] == {"uid": "alice"} and event["session"] == {"uid": "sess-9"}
-    assert event["status_id"] == status_id
-    assert event.get("auth_protocol_id") == protocol
-    assert "api" not in event and "actor" not in event
-
-
-def test_ocsf_required_fields_have_their_types() -> None:
-    for record in (exported(chat_event()), blocked()):
-        event = to_ocsf(record)
-        for name in ("class_uid", "category_uid", "activity_id", "type_uid", "time"):
-            assert type(event[name]) is int
-        assert event["severity_id"] in range(1, 7)
-        assert event["status_id"] in (1, 2)
-        assert isinstance(event["metadata"]["product"]["name"], str)
-        assert event["metadata"]["version"] == "1.3.0"
