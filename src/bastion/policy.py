@@ -82,6 +82,10 @@ class Policy(BaseModel):
     # Agent actions (issue 8): which the assistant may propose, tiers, expiries and
     # each action's settings; checked by bastion.actions.policy (deny by default).
     actions: dict[str, Any] = Field(default_factory=dict)
+    # Detection and response (issue 9): thresholds, and which playbooks run by
+    # themselves; checked by bastion.detection.policy.
+    detection: dict[str, Any] = Field(default_factory=dict)
+    response: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("untrusted_roles")
     @classmethod

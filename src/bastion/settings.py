@@ -32,6 +32,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from bastion.siem.config import SiemSinkConfig
+
 __all__ = [
     "ModelConfig",
     "Settings",
@@ -253,6 +255,23 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = Field(
         default=None,
         description="Bearer token for GET /metrics (Prometheus); unset: the route is 404.",
+    )
+    detection: bool = Field(
+        default=True,
+        description="Watch the audit chain for anomalies (per-tenant [detection] policy); "
+        "on PostgreSQL this needs database_admin_url (it reads every tenant).",
+    )
+    siem_sinks: list[SiemSinkConfig] = Field(
+        default_factory=list,
+        description="Where audit records are forwarded, continuously and at least once: "
+        "syslog over TCP/TLS or NATS JetStream (see docs/detection-response.md).",
+    )
+    stream_poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="How often detection and SIEM forwarding look for records written "
+        "by other gateway processes (this process's own records wake them at once).",
     )
 
     access_log: bool = False

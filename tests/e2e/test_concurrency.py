@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 
 import openai
+import pytest
 from sqlalchemy import select
 
 from bastion.store.schema import AuditRecord
 from tests.e2e.conftest import Gateway
 
 
+@pytest.fixture
+def gateway_extra_settings() -> dict[str, object]:
+    return {"detection": True}
+
+
 def test_200_concurrent_requests_chain_verifies(gateway: Gateway) -> None:
-    """200 concurrent calls (plain and streamed) add exactly 200 records, seq 1..200."""
+    """200 concurrent calls (plain and streamed) add exactly 200 records; detection,
+    running beside them, appends its alert (200 calls in a window is twice the volume
+    a user without a baseline may make) to the same chain: seq 1..201, no fork."""
     before = gateway.audit_count()
 
     async def run() -> list[str]:
@@ -40,10 +50,15 @@ def test_200_concurrent_requests_chain_verifies(gateway: Gateway) -> None:
 
     replies = asyncio.run(run())
     assert sorted(replies) == sorted(f"Happy to help. You said: req {i}" for i in range(200))
-    assert gateway.audit_count() == before + 200
+    deadline = time.monotonic() + 30
+    while gateway.audit_count() < before + 201 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    records = [json.loads(body) for body in gateway.audit_bodies()]
+    assert len([r for r in records if r["route"] != "alert"]) == before + 200
+    assert [r["outcome"] for r in records if r["route"] == "alert"] == ["alert_query_volume"]
     with gateway.engine.connect() as conn:
         seqs = list(conn.execute(select(AuditRecord.seq).order_by(AuditRecord.seq)).scalars())
-    assert seqs == list(range(1, before + 201))
+    assert seqs == list(range(1, before + 202))
     report = gateway.verify()
     assert report.ok
 

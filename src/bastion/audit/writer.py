@@ -17,9 +17,9 @@ Exceptions::
 ``ValueError`` from ``append`` means the event itself is unfit (a field too long, a
 value JSON cannot carry); such an event fails alone and never joins a batch.
 
-An optional ``observer`` (e.g. the gateway's metrics) is called with each event once
-it is committed, on the event loop; an observer error is logged by its type only and
-never fails the append.
+An optional ``observer`` (e.g. the gateway's metrics; more with :meth:`AuditLog.add_observer`)
+is called with each event once it is committed, on the event loop; an observer error
+is logged by its type only and never fails the append.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ class AuditLog:
         # blocks the loop. Bigger batches (under load) go to the worker thread.
         self._inline_max = inline_max
         self._sealer = sealer
-        self._observer = observer
+        self._observers: list[Callable[[AuditEvent], None]] = [observer] if observer else []
         self._queue: asyncio.Queue[_Request | None] | None = None
         self._task: asyncio.Task[None] | None = None
         self._executor: ThreadPoolExecutor | None = None
@@ -89,6 +89,10 @@ class AuditLog:
     def __repr__(self) -> str:
         state = "closed" if self._closed else "running" if self._task else "new"
         return f"AuditLog(backend={self._engine.dialect.name!r}, state={state})"
+
+    def add_observer(self, observer: Callable[[AuditEvent], None]) -> None:
+        """Also tell ``observer`` of each committed event (after those given before)."""
+        self._observers.append(observer)
 
     async def start(self) -> None:
         """Start the background writer; call once, from the loop that will append."""
@@ -176,9 +180,9 @@ class AuditLog:
         for request, receipt in zip(batch, receipts, strict=True):
             if not request.future.done():
                 request.future.set_result(receipt)
-        if self._observer is not None:
+        for observer in self._observers:
             for request in batch:
-                self._observe(self._observer, request.event)
+                self._observe(observer, request.event)
 
     @staticmethod
     def _observe(observer: Callable[[AuditEvent], None], event: AuditEvent) -> None:

@@ -18,6 +18,7 @@ from bastion.store.schema import (
     AuditRecord,
     DataSourceRow,
     DocumentChunkRow,
+    IncidentStepRow,
     PseudonymVaultRow,
     SealedSecret,
 )
@@ -37,4 +38,5 @@ SEALED_COLUMNS: tuple[SealedColumn, ...] = (
     SealedColumn(
         cast(Table, AgentActionRow.__table__), "app", blob="sealed_detail", aad_column="id"
     ),
+    SealedColumn(cast(Table, IncidentStepRow.__table__), "app", blob="sealed", aad_column="id"),
 )

@@ -338,7 +338,8 @@ def access_targets(record: Mapping[str, Any]) -> set[str]:
 def denial_targets(record: Mapping[str, Any]) -> list[str]:
     """One entry per denial in the record, naming what was denied.
 
-    Denials are: data accesses whose guard reason is not ``ok``, refused actions,
+    Denials are: data accesses whose guard reason is not ``ok`` (named by source and
+    table, or by source and statement hash when the guard names no table), refused actions,
     an ``error_code`` in :data:`DENIAL_CODES`, and ``blocked_*`` / ``*_refused``
     outcomes. A record already counted through its accesses or actions is not
     counted again through its outcome.
@@ -349,7 +350,15 @@ def denial_targets(record: Mapping[str, Any]) -> list[str]:
         if isinstance(guard, str) and guard != "ok":
             source = access.get("source")
             tables = _tables(access)
-            name = f"{source}/{tables[0]}" if tables else str(source)
+            digest = access.get("query_sha256")
+            if tables:
+                name = f"{source}/{tables[0]}"
+            elif isinstance(digest, str) and digest:
+                # The guard names no table it refused as unknown (that would confirm
+                # or deny it exists): each distinct statement is a distinct probe.
+                name = f"{source}#{digest[:16]}"
+            else:
+                name = str(source)
             denied.append(f"data:{name}")
     for action in _dicts(record.get("actions")):
         if action.get("status") == "refused":

@@ -56,6 +56,8 @@ from bastion.detection.baseline import (
 )
 
 __all__ = [
+    "ALERT_ROUTE",
+    "SELF_ROUTES",
     "BoundaryProbing",
     "DataTypeShift",
     "DetectionEngine",
@@ -64,6 +66,12 @@ __all__ = [
     "QueryVolume",
     "default_detectors",
 ]
+
+
+ALERT_ROUTE = "alert"
+"""The ``route`` of an alert's audit record."""
+SELF_ROUTES = frozenset({ALERT_ROUTE, "incident"})
+"""Routes of records the gateway writes about its own detection and response."""
 
 
 def _alert(
@@ -406,7 +414,19 @@ class DetectionEngine:
         self._emitted: Lru[str, bool] = Lru(self.config.max_users)
 
     def observe(self, record: Mapping[str, Any]) -> list[Alert]:
-        """The new alerts ``record`` raises, detector by detector."""
+        """The new alerts ``record`` raises, detector by detector.
+
+        Records the gateway writes about itself (routes in :data:`SELF_ROUTES`: alerts,
+        incident steps) are not user activity and raise nothing; an alert record's
+        ``extra.key`` is remembered, so replaying a chain that already holds an alert
+        does not raise it again.
+        """
+        if record.get("route") in SELF_ROUTES:
+            extra = record.get("extra")
+            key = extra.get("key") if isinstance(extra, Mapping) else None
+            if record.get("route") == ALERT_ROUTE and isinstance(key, str):
+                self._emitted.put(key, True)
+            return []
         alerts: list[Alert] = []
         for detector in self.detectors:
             for alert in detector.observe(record):

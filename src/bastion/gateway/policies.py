@@ -12,6 +12,12 @@ from bastion.actions.builtin import builtin_actions
 from bastion.actions.catalog import Action
 from bastion.actions.policy import ActionPolicy, parse_action_policy
 from bastion.authz import Access, parse_access
+from bastion.detection.policy import (
+    DetectionPolicy,
+    ResponsePolicy,
+    parse_detection_policy,
+    parse_response_policy,
+)
 from bastion.errors import PolicyUnavailable
 from bastion.gateway.tenant_policies import TenantPolicies, tenant_policy_name
 from bastion.policy import Policy, PolicyError, default_policy, load_policy, parse_policy
@@ -35,6 +41,8 @@ class ResolvedPolicy:
     access: Access = field(default_factory=Access)
     rate_limits: RateLimits = field(default_factory=RateLimits)
     actions: ActionPolicy = field(default_factory=ActionPolicy)
+    detection: DetectionPolicy = field(default_factory=DetectionPolicy)
+    response: ResponsePolicy = field(default_factory=ResponsePolicy)
 
     def allows_model(self, role: str, model: str) -> bool:
         """The policy's ``models`` and the role's own list in ``[access]`` both allow it."""
@@ -108,6 +116,8 @@ def resolve_policy(
     rate_limits = parse_rate_limits(policy.rate_limits)
     parse_session_policy(policy.sessions)
     check_sso(policy.sso)
+    detection = parse_detection_policy(policy.detection)
+    response = parse_response_policy(policy.response)
     needs_hash_key = any(
         getattr(scanner, "needs_hash_key", False)
         for stage in Stage
@@ -120,6 +130,8 @@ def resolve_policy(
         access=access,
         rate_limits=rate_limits,
         actions=action_policy,
+        detection=detection,
+        response=response,
     )
 
 

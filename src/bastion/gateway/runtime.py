@@ -30,6 +30,7 @@ from bastion.documents.store import Documents
 from bastion.gateway.callers import Callers
 from bastion.gateway.chat import ChatService
 from bastion.gateway.http import presented_key
+from bastion.gateway.monitoring import Monitoring
 from bastion.gateway.policies import PolicyStore
 from bastion.gateway.spotlight import generate_boundary
 from bastion.gateway.tenant_policies import TenantPolicies
@@ -82,6 +83,8 @@ class Runtime:
     assistant: AssistantService | None = field(init=False)
     actions: ActionFlow | None = field(init=False)
     documents: Documents | None = field(init=False)
+    # Detection over the audit chain (and what alerts start); see gateway.monitoring.
+    monitoring: Monitoring = field(init=False)
 
     def __post_init__(self) -> None:
         self.sso = SsoService(
@@ -108,6 +111,9 @@ class Runtime:
         self.documents = self._documents()
         self.actions = self._actions()
         self.assistant = self._assistant()
+        self.monitoring = Monitoring(
+            self.settings, self.engine, self.audit, self.policies, self.metrics, self.clock
+        )
 
     def _params_for(self, caller: CallerRef) -> dict[str, str]:
         """What row filters bind: only what the gateway knows of the caller."""
@@ -256,8 +262,10 @@ class Runtime:
 
     async def start(self) -> None:
         await self.audit.start()
+        await self.monitoring.start()
 
     async def aclose(self) -> None:
+        await self.monitoring.aclose()
         await self.sso.aclose()
         await anyio.to_thread.run_sync(self.executor.close)
         await self.audit.aclose()

@@ -15,13 +15,23 @@ from bastion.siem.formats import (
     to_jsonl,
     to_syslog,
 )
+from bastion.siem.nats_sink import NatsSink
 from bastion.siem.ocsf import OCSF_VERSION, to_ocsf
+from bastion.siem.sinks import FORMATS, Format, Sink, SinkError, render
+from bastion.siem.syslog_sink import SyslogSink
 
 __all__ = [
     "ENTERPRISE_NUMBER",
+    "FORMATS",
     "MAX_VALUE_CHARS",
     "OCSF_VERSION",
+    "Format",
+    "NatsSink",
+    "Sink",
+    "SinkError",
+    "SyslogSink",
     "frame_octet_counting",
+    "render",
     "safe_record",
     "severity",
     "to_cef",

@@ -387,3 +387,105 @@ class AgentActionRow(Base):
     decided_by: Mapped[str | None] = mapped_column(String(36), nullable=True)
     decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class StreamCursorRow(Base):
+    """How far one consumer of the audit stream (issue 9: a detector run, a SIEM sink)
+    has got in one tenant's chain: every record up to ``seq`` is done with."""
+
+    __tablename__ = "stream_cursors"
+
+    stream: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class StreamLeaseRow(Base):
+    """Which gateway process runs a stream consumer now: one at a time per ``stream``,
+    until ``expires_at`` unless the holder renews it."""
+
+    __tablename__ = "stream_leases"
+
+    stream: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class IncidentRow(Base):
+    """An incident (issue 9): one run of a response playbook on one subject. ``status``
+    is ``open`` → ``contained`` (every containment step done) → ``closed``; the subject
+    columns are identifiers only. ``alert_key`` (an alert's stable key) makes an
+    automatic run idempotent: one incident per tenant, playbook and alert."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "playbook", "alert_key", name="uq_incidents_alert"),
+        Index("ix_incidents_tenant_opened", "tenant_id", "opened_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(36))
+    playbook: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    trigger: Mapped[str] = mapped_column(String(16))
+    alert_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    user_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    session_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    key_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    conversation_id: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    opened_by: Mapped[str] = mapped_column(String(64))
+    opened_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    closed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class IncidentStepRow(Base):
+    """One step of an incident's timeline, in order (``seq`` 1, 2, ...). ``detail`` is
+    JSON of identifiers and counts only; ``sealed`` holds evidence that is content (a
+    conversation snapshot), sealed under the tenant's ``app`` data key bound to ``id``.
+    Steps are only ever appended."""
+
+    __tablename__ = "incident_steps"
+    __table_args__ = (UniqueConstraint("incident_id", "seq", name="uq_incident_steps_seq"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    tenant_id: Mapped[str] = mapped_column(String(36), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    step: Mapped[str] = mapped_column(String(48))
+    status: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str] = mapped_column(Text)
+    sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    ts: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class IsolationRow(Base):
+    """A session, conversation or API key whose requests are refused until released.
+    At most one active (unreleased) isolation per tenant, kind and ref: the partial
+    unique index is also what the request path's check reads."""
+
+    __tablename__ = "isolations"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(36))
+    kind: Mapped[str] = mapped_column(String(16))
+    ref: Mapped[str] = mapped_column(String(80))
+    incident_id: Mapped[str] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    released_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    released_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+Index(
+    "uq_isolations_active",
+    IsolationRow.tenant_id,
+    IsolationRow.ref,
+    IsolationRow.kind,
+    unique=True,
+    sqlite_where=IsolationRow.released_at.is_(None),
+    postgresql_where=IsolationRow.released_at.is_(None),
+)
