@@ -50,6 +50,8 @@ PERMISSIONS = frozenset(
         "actions.use",  # ask agent actions, confirm one's own (issue 8)
         "actions.approve",  # approve other people's agent actions (issue 8)
         "datasources.use",  # query data sources (issue 7)
+        "incidents.read",  # see incidents, their timelines and isolations (issue 9)
+        "incidents.respond",  # run playbooks, close incidents, release isolations
     }
 )
 
@@ -66,6 +68,8 @@ _ANALYST = frozenset(
         "audit.verify",
         "sessions.own",
         "sessions.manage",
+        "incidents.read",
+        "incidents.respond",
     }
 )
 _ADMIN = _MEMBER | _ANALYST | {"keys.manage", "users.manage", "policies.write"}
@@ -88,7 +92,14 @@ ROLES: Mapping[str, frozenset[str]] = MappingProxyType(
 ROLE_ALIASES: Mapping[str, str] = MappingProxyType({"auditor": "security_analyst"})
 
 STEP_UP = frozenset(
-    {"keys.own", "keys.manage", "actions.approve", "audit.export", "policies.write"}
+    {
+        "keys.own",
+        "keys.manage",
+        "actions.approve",
+        "audit.export",
+        "policies.write",
+        "incidents.respond",
+    }
 )
 
 

@@ -23,6 +23,7 @@ from bastion.gateway.anthropic_routes import anthropic_routes
 from bastion.gateway.assistant_routes import assistant_router
 from bastion.gateway.document_routes import DocumentServices, document_router
 from bastion.gateway.http import error_response, json_response
+from bastion.gateway.incident_routes import incident_router
 from bastion.gateway.metrics_route import metrics_router
 from bastion.gateway.openai_routes import openai_routes
 from bastion.gateway.openapi import (
@@ -113,6 +114,7 @@ def create_app(runtime: Runtime, *, hsts: bool = False) -> FastPath:
                 runtime.clock,
             )
         )
+    app.include_router(incident_router(runtime.response, callers, runtime.gate.forget))
     secure = runtime.settings.public_url.startswith("https://") or hsts
     app.include_router(sso_router(sso, callers, secure=secure))
     app.include_router(

@@ -22,6 +22,7 @@ from starlette.requests import Request
 from bastion.authz import STEP_UP, allowed, canonical_role
 from bastion.errors import PermissionDenied
 from bastion.gateway.http import presented_key
+from bastion.gateway.isolation_gate import IsolationGate
 from bastion.gateway.policies import PolicyStore
 from bastion.identity import Principal
 from bastion.sessions import (
@@ -68,8 +69,10 @@ class Callers:
         clock: Callable[[], datetime],
         *,
         idp_bearer: Callable[[Request, str], Awaitable[Principal]] | None = None,
+        gate: IsolationGate | None = None,
     ) -> None:
         self._authenticate_key = authenticate_key
+        self._gate = gate
         self._idp_bearer = idp_bearer
         self.sessions = sessions
         self._policies = policies
@@ -80,6 +83,14 @@ class Callers:
         return parse_session_policy(self._policies.get(policy_name).policy.sessions)
 
     async def identify(self, request: Request) -> Caller:
+        """The caller, refused (403 ``isolated``) if an incident isolated their session
+        or key."""
+        caller = await self._identify(request)
+        if self._gate is not None:
+            await self._gate.check(caller.principal)
+        return caller
+
+    async def _identify(self, request: Request) -> Caller:
         if "authorization" in request.headers or "x-api-key" in request.headers:
             token = presented_key(request)
             if self._idp_bearer is not None and _JWT.fullmatch(token):

@@ -30,8 +30,10 @@ from bastion.documents.store import Documents
 from bastion.gateway.callers import Callers
 from bastion.gateway.chat import ChatService
 from bastion.gateway.http import presented_key
+from bastion.gateway.isolation_gate import IsolationGate
 from bastion.gateway.monitoring import Monitoring
 from bastion.gateway.policies import PolicyStore
+from bastion.gateway.responder import AutoResponder
 from bastion.gateway.spotlight import generate_boundary
 from bastion.gateway.tenant_policies import TenantPolicies
 from bastion.identity import AuthCache, IdentityService, Principal
@@ -39,6 +41,7 @@ from bastion.identity.attributes import UserAttributes, caller_params
 from bastion.identity.directory import Directory
 from bastion.observability import GatewayMetrics
 from bastion.ratelimit import RateLimiter
+from bastion.response import ResponseServices, TenantPolicyEditor
 from bastion.scanners import ScannerRegistry, default_registry, generate_canary
 from bastion.secrets import SecretStore
 from bastion.secrets.upstream import open_model_keys
@@ -85,6 +88,9 @@ class Runtime:
     documents: Documents | None = field(init=False)
     # Detection over the audit chain (and what alerts start); see gateway.monitoring.
     monitoring: Monitoring = field(init=False)
+    # Incident response: playbooks act through these; the gate refuses isolated callers.
+    gate: IsolationGate = field(init=False)
+    response: ResponseServices = field(init=False)
 
     def __post_init__(self) -> None:
         self.sso = SsoService(
@@ -101,18 +107,51 @@ class Runtime:
             auth_cache=self.auth_cache,
             attributes=UserAttributes(self.engine),
         )
+        self.gate = IsolationGate(self.engine, self.clock, ttl=self.settings.auth_cache_seconds)
         self.callers = Callers(
             self.authenticate_key,
             self.sessions,
             self.policies,
             self.clock,
             idp_bearer=self.sso.bearer,
+            gate=self.gate,
         )
         self.documents = self._documents()
         self.actions = self._actions()
         self.assistant = self._assistant()
         self.monitoring = Monitoring(
             self.settings, self.engine, self.audit, self.policies, self.metrics, self.clock
+        )
+        self.response = self._response()
+        self.monitoring.on_alert(
+            AutoResponder(
+                self.response,
+                lambda tenant_id: self.monitoring.tenant_policy(tenant_id).response,
+                self.metrics,
+                self.gate.forget,
+            )
+        )
+
+    def _response(self) -> ResponseServices:
+        """What playbooks act through (gateway-wide; each call names its tenant)."""
+        conversations = (
+            Conversations(self.engine, self.keyring, self.clock) if self.keyring else None
+        )
+        return ResponseServices(
+            engine=self.engine,
+            clock=self.clock,
+            audit=self.audit.append,
+            directory=Directory(self.engine),
+            sessions=self.sessions,
+            forget_keys=self.auth_cache.clear,
+            keyring=self.keyring,
+            audit_sealer=self.sealer,
+            conversations=conversations,
+            secrets=self.secrets,
+            upstream_secrets=tuple(
+                sorted({m.api_key_secret for m in self.settings.models if m.api_key_secret})
+            ),
+            policies=TenantPolicyEditor(self.engine, self.policies, TenantPolicies(self.engine)),
         )
 
     def _params_for(self, caller: CallerRef) -> dict[str, str]:
