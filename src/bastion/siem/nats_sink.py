@@ -33,7 +33,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from bastion.siem.sinks import Format, SinkError, check_format, render, sendable
+from bastion.siem.sinks import Format, SinkError, check_format, check_seconds, render, sendable
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
@@ -78,14 +78,6 @@ def _endpoint(server: str) -> str:
     return f"{host}:{port}"
 
 
-def _seconds(value: float, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ValueError(f"{name} must be a positive number of seconds")
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite: a sink never waits for ever")
-    return float(value)
-
-
 async def _ignore_error(exc: Exception) -> None:
     """nats-py reports connection errors here; they surface through ``deliver``."""
 
@@ -123,8 +115,8 @@ class NatsSink:
         self._hostname = hostname
         self._tls = tls
         self._user_credentials = user_credentials
-        self._connect_timeout = _seconds(connect_timeout, "connect_timeout")
-        self._ack_timeout = _seconds(ack_timeout, "ack_timeout")
+        self._connect_timeout = check_seconds(connect_timeout, "connect_timeout")
+        self._ack_timeout = check_seconds(ack_timeout, "ack_timeout")
         self._max_in_flight = max_in_flight
         self._client: Client | None = None
         self._js: JetStreamContext | None = None

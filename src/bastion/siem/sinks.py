@@ -25,6 +25,7 @@ strings ``"unknown"``, ``seq`` 1.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -65,6 +66,15 @@ class Sink(Protocol):
     async def aclose(self) -> None:
         """Release connections; the sink is not used afterwards."""
         ...
+
+
+def check_seconds(value: float, name: str) -> float:
+    """``value`` as a positive, finite number of seconds, else ``ValueError``."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ValueError(f"{name} must be a positive number of seconds")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite: a sink never waits for ever")
+    return float(value)
 
 
 def check_format(format: str) -> Format:

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import re
 import socket
 import ssl
@@ -51,7 +50,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bastion.siem.formats import frame_octet_counting
-from bastion.siem.sinks import Format, SinkError, check_format, render, sendable
+from bastion.siem.sinks import Format, SinkError, check_format, check_seconds, render, sendable
 
 __all__ = ["SyslogSink"]
 
@@ -63,14 +62,6 @@ def _token(value: str, limit: int, name: str) -> str:
     if not isinstance(value, str) or len(value) > limit or not _PRINTABLE.fullmatch(value):
         raise ValueError(f"syslog {name} must be 1-{limit} printable ASCII characters")
     return value
-
-
-def _seconds(value: float, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ValueError(f"{name} must be a positive number of seconds")
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite: a sink never waits for ever")
-    return float(value)
 
 
 def _default_hostname() -> str:
@@ -161,8 +152,8 @@ class SyslogSink:
         self._app_name = _token(app_name, 48, "app_name")
         self._hostname = _token(hostname or _default_hostname(), 255, "hostname")
         self._facility = facility
-        self._connect_timeout = _seconds(connect_timeout, "connect_timeout")
-        self._timeout = _seconds(timeout, "timeout")
+        self._connect_timeout = check_seconds(connect_timeout, "connect_timeout")
+        self._timeout = check_seconds(timeout, "timeout")
         scheme = "syslog+tls" if tls is not None else "syslog+tcp"
         self.name = f"{scheme}://{host}:{port}"
 
