@@ -160,3 +160,35 @@ def test_compromised_credentials_rotates_the_keys(gateway: Gateway) -> None:
         assert issued["secret"] not in shown and old_key not in shown
     assert issued["secret"] not in "".join(gateway.audit_bodies())
     assert gateway.verify().ok
+
+
+def test_an_isolated_conversation_is_refused_but_a_new_one_is_not(gateway: Gateway) -> None:
+    member_key, _ = new_key(gateway, "cora@acme.test", "member")
+    analyst_key, _ = new_key(gateway, "sam@acme.test", "security_analyst")
+
+    def ask(http: httpx.Client, **extra: str) -> httpx.Response:
+        body = {"model": "gpt-test", "message": BENIGN, **extra}
+        return http.post("/v1/assistant/chat", json=body)
+
+    with client(gateway, member_key) as cora, client(gateway, analyst_key) as analyst:
+        first = ask(cora)
+        assert first.status_code == 200, first.text
+        conversation = first.json()["conversation_id"]
+        subject = {"user_id": user_id(cora), "conversation_id": conversation}
+        run = analyst.post("/v1/incidents", json={"playbook": "injection", "subject": subject})
+        assert run.status_code == 201, run.text
+        timeline = steps(run.json())
+        assert timeline["isolate_session"] == "done"
+        assert timeline["snapshot_conversation"] == "done"
+
+        refused = ask(cora, conversation_id=conversation)
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == "isolated"
+        history = cora.get(f"/v1/assistant/conversations/{conversation}")
+        assert history.status_code == 403
+        assert ask(cora).status_code == 200  # the key itself is not isolated
+        released = analyst.post(
+            "/v1/isolations/release", json={"kind": "conversation", "ref": conversation}
+        )
+        assert released.status_code == 204
+        assert ask(cora, conversation_id=conversation).status_code == 200
+    assert gateway.verify().ok

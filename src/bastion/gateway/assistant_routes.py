@@ -139,6 +139,7 @@ def assistant_router(
             except ValidationError as exc:
                 raise InvalidRequest(_first_error(exc)) from None
             it.model = body.model
+            await callers.refuse_isolated(caller, body.conversation_id)
             answer = await assistant.ask(
                 it, _caller_ref(caller), body.model, body.message, body.conversation_id
             )
@@ -167,6 +168,7 @@ def assistant_router(
         """Your own conversation's turns (questions and answers; tool results are not kept)."""
         caller = await callers.identify(request)
         _require(callers, caller)
+        await callers.refuse_isolated(caller, conversation_id)
         try:
             turns = await assistant.history(_caller_ref(caller), conversation_id)
         except ConversationNotFound:
@@ -180,6 +182,7 @@ def assistant_router(
         """Forget your own conversation."""
         caller = await callers.identify(request)
         _require(callers, caller)
+        await callers.refuse_isolated(caller, conversation_id)
         try:
             await assistant.forget(_caller_ref(caller), conversation_id)
         except ConversationNotFound:

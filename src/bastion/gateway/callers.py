@@ -90,6 +90,11 @@ class Callers:
             await self._gate.check(caller.principal)
         return caller
 
+    async def refuse_isolated(self, caller: Caller, conversation_id: str | None) -> None:
+        """Raise 403 ``isolated`` if an incident isolated the assistant conversation."""
+        if self._gate is not None and conversation_id:
+            await self._gate.check(caller.principal, conversation_id)
+
     async def _identify(self, request: Request) -> Caller:
         if "authorization" in request.headers or "x-api-key" in request.headers:
             token = presented_key(request)

@@ -62,6 +62,8 @@ class RunIn(BaseModel):
 
 
 class StepOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     seq: int
     step: str
     status: str
@@ -70,6 +72,8 @@ class StepOut(BaseModel):
 
 
 class IncidentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     playbook: str
     status: str
@@ -109,27 +113,6 @@ class ReleaseIn(BaseModel):
     ref: str = Field(pattern=_ID)
 
 
-def _out(incident: Incident) -> dict[str, Any]:
-    return {
-        "id": incident.id,
-        "playbook": incident.playbook,
-        "status": incident.status,
-        "trigger": incident.trigger,
-        "user_id": incident.user_id,
-        "session_id": incident.session_id,
-        "key_id": incident.key_id,
-        "conversation_id": incident.conversation_id,
-        "request_id": incident.request_id,
-        "opened_by": incident.opened_by,
-        "opened_at": incident.opened_at,
-        "closed_at": incident.closed_at,
-        "steps": [
-            StepOut(seq=s.seq, step=s.step, status=s.status, detail=dict(s.detail), ts=s.ts)
-            for s in incident.steps
-        ],
-    }
-
-
 def incident_router(
     services: ResponseServices, callers: Callers, on_change: Callable[[str], None]
 ) -> APIRouter:
@@ -163,7 +146,8 @@ def incident_router(
             IssuedKeyOut(key_id=k.id, prefix=k.prefix, user_email=k.user_email, secret=k.secret)
             for k in report.issued_keys
         ]
-        return RunOut(**_out(report.incident), issued_keys=keys)
+        shown = IncidentOut.model_validate(report.incident).model_dump()
+        return RunOut(**shown, issued_keys=keys)
 
     @router.get("/v1/incidents", response_model=IncidentList)
     async def listing(request: Request, status: str | None = None) -> IncidentList:
@@ -173,13 +157,13 @@ def incident_router(
         found = await anyio.to_thread.run_sync(
             lambda: store.list(c.principal.tenant_id, statuses=statuses)
         )
-        return IncidentList(data=[IncidentOut(**_out(i)) for i in found])
+        return IncidentList(data=[IncidentOut.model_validate(i) for i in found])
 
     @router.get("/v1/incidents/{incident_id}", response_model=IncidentOut)
     async def one(request: Request, incident_id: str) -> IncidentOut:
         """One incident and its timeline (identifiers and counts; no content)."""
         c = await caller(request, "incidents.read")
-        return IncidentOut(**_out(await get(c.principal.tenant_id, incident_id)))
+        return IncidentOut.model_validate(await get(c.principal.tenant_id, incident_id))
 
     @router.post("/v1/incidents/{incident_id}/close", response_model=IncidentOut)
     async def close(request: Request, incident_id: str) -> IncidentOut:
@@ -188,7 +172,7 @@ def incident_router(
         tenant_id = c.principal.tenant_id
         await get(tenant_id, incident_id)
         await close_incident(services, tenant_id, incident_id, c.principal.user_id)
-        return IncidentOut(**_out(await get(tenant_id, incident_id)))
+        return IncidentOut.model_validate(await get(tenant_id, incident_id))
 
     @router.post("/v1/isolations/release", status_code=204)
     async def release(request: Request, body: ReleaseIn) -> None:

@@ -10,8 +10,8 @@ automatic playbook).
 
 The workers read every tenant, so they need a connection that sees every tenant: on
 PostgreSQL the owner connection (``BASTION_DATABASE_ADMIN_URL``). Without one,
-:meth:`start` logs why and leaves detection off rather than report a clean, empty
-stream (``bastion serve`` prints the same warning at start).
+:meth:`start` logs why and leaves the workers off rather than report a clean, empty
+stream.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ AlertHandler = Callable[[Alert, AuditReceipt], Awaitable[None]]
 
 
 class Monitoring:
-    """Detection over the audit chain, for one gateway runtime."""
+    """Detection and SIEM forwarding over the audit chain, for one gateway runtime."""
 
     def __init__(
         self,
@@ -139,13 +139,6 @@ class Monitoring:
         for worker in self.workers:
             await worker.start()
         self.running = True
-
-    async def drain(self) -> int:
-        """Run every worker until it is caught up (tests, ``bastion detect``)."""
-        total = 0
-        for worker in self.workers:
-            total += await worker.drain()
-        return total
 
     async def aclose(self) -> None:
         for worker in self.workers:
