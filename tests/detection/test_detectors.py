@@ -26,7 +26,7 @@ from bastion.detection import (
     NewScope,
     QueryVolume,
 )
-from bastion.detection.baseline import data_types, denial_targets, injection_hit
+from bastion.detection.baseline import Subject, data_types, denial_targets, injection_hit
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # on a 10-minute boundary
 CONFIG = DetectionConfig()
@@ -383,8 +383,8 @@ def test_engine_drops_repeated_keys(traffic: Traffic) -> None:
         def __init__(self) -> None:
             self.inner = NewScope(DetectionConfig(warmup_windows=0))
 
-        def observe(self, record: Mapping[str, Any]) -> list[Alert]:
-            alerts = self.inner.observe(record)
+        def observe(self, record: Mapping[str, Any], seen: Subject | None = None) -> list[Alert]:
+            alerts = self.inner.observe(record, seen)
             return alerts + alerts
 
     engine = DetectionEngine(detectors=[Twice()])

@@ -144,7 +144,10 @@ class Detector(Protocol):
 
     name: str
 
-    def observe(self, record: Mapping[str, Any]) -> list[Alert]: ...
+    def observe(self, record: Mapping[str, Any], seen: Subject | None = None) -> list[Alert]:
+        """New alerts for ``record``; ``seen``: its subject, when the caller parsed it
+        already (:func:`subject_of` with the same window)."""
+        ...
 
 
 class Lru(Generic[K, V]):

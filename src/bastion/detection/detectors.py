@@ -122,9 +122,9 @@ class QueryVolume:
         self._users: Lru[tuple[str, str], _VolumeState] = Lru(config.max_users)
         self._tenants: Lru[str, Ewma] = Lru(config.max_tenants)
 
-    def observe(self, record: Mapping[str, Any]) -> list[Alert]:
+    def observe(self, record: Mapping[str, Any], seen: Subject | None = None) -> list[Alert]:
         cfg = self._config
-        seen = subject_of(record, cfg.window_seconds)
+        seen = seen or subject_of(record, cfg.window_seconds)
         if seen is None:
             return []
         tenant = self._tenants.get(seen.tenant_id, lambda: Ewma(cfg.volume_alpha))
@@ -176,9 +176,9 @@ class NewScope:
         self._config = config
         self._users: Lru[tuple[str, str], _ScopeState] = Lru(config.max_users)
 
-    def observe(self, record: Mapping[str, Any]) -> list[Alert]:
+    def observe(self, record: Mapping[str, Any], seen: Subject | None = None) -> list[Alert]:
         cfg = self._config
-        seen = subject_of(record, cfg.window_seconds)
+        seen = seen or subject_of(record, cfg.window_seconds)
         if seen is None:
             return []
         state = self._users.get(
@@ -235,9 +235,9 @@ class BoundaryProbing:
         self._users: Lru[tuple[str, str], _ProbeState] = Lru(config.max_users)
         self._tenants: Lru[str, _TenantProbeState] = Lru(config.max_tenants)
 
-    def observe(self, record: Mapping[str, Any]) -> list[Alert]:
+    def observe(self, record: Mapping[str, Any], seen: Subject | None = None) -> list[Alert]:
         cfg = self._config
-        seen = subject_of(record, cfg.window_seconds)
+        seen = seen or subject_of(record, cfg.window_seconds)
         if seen is None:
             return []
         denied = denial_targets(record)
@@ -297,9 +297,9 @@ class InjectionRate:
         self._config = config
         self._users: Lru[tuple[str, str], _InjectionState] = Lru(config.max_users)
 
-    def observe(self, record: Mapping[str, Any]) -> list[Alert]:
+    def observe(self, record: Mapping[str, Any], seen: Subject | None = None) -> list[Alert]:
         cfg = self._config
-        seen = subject_of(record, cfg.window_seconds)
+        seen = seen or subject_of(record, cfg.window_seconds)
         if seen is None:
             return []
         state = self._users.get(
@@ -349,9 +349,9 @@ class DataTypeShift:
         seen_count = state.history.peek(kind) or 0
         return state.total == 0 or seen_count < self._config.shift_rare_share * state.total
 
-    def observe(self, record: Mapping[str, Any]) -> list[Alert]:
+    def observe(self, record: Mapping[str, Any], seen: Subject | None = None) -> list[Alert]:
         cfg = self._config
-        seen = subject_of(record, cfg.window_seconds)
+        seen = seen or subject_of(record, cfg.window_seconds)
         if seen is None:
             return []
         state = self._users.get(
@@ -427,9 +427,13 @@ class DetectionEngine:
             if record.get("route") == ALERT_ROUTE and isinstance(key, str):
                 self._emitted.put(key, True)
             return []
+        # Parsed once for every detector (they share the engine's window).
+        seen = subject_of(record, self.config.window_seconds)
+        if seen is None:
+            return []
         alerts: list[Alert] = []
         for detector in self.detectors:
-            for alert in detector.observe(record):
+            for alert in detector.observe(record, seen):
                 if alert.key in self._emitted:
                     continue
                 self._emitted.put(alert.key, True)

@@ -115,23 +115,28 @@ class DetectionRunner:
         self._primed.clear()
 
     async def consume(self, tenant_id: str, records: list[dict[str, Any]]) -> None:
-        policy = self._policy(tenant_id)
+        policy = await anyio.to_thread.run_sync(self._policy, tenant_id)
         if not policy.enabled or not records:
             return
         engine = await self._engine_for(tenant_id, policy, int(records[0]["seq"]))
-        for record in records:
-            for alert in engine.observe(record):
-                receipt = await self._append(alert_event(alert, self._clock()))
-                self.alerts_raised += 1
-                log.warning(
-                    "alert detector=%s severity=%s tenant=%s seq=%d",
-                    alert.detector,
-                    alert.severity,
-                    alert.tenant_id,
-                    receipt.seq,
-                )
-                if self._on_alert is not None:
-                    await self._on_alert(alert, receipt)
+        # The detectors' work is CPU: off the event loop, which keeps serving requests.
+        alerts = await anyio.to_thread.run_sync(engine.observe_all, records)
+        if alerts:
+            await self._record(alerts)
+
+    async def _record(self, alerts: list[Alert]) -> None:
+        for alert in alerts:
+            receipt = await self._append(alert_event(alert, self._clock()))
+            self.alerts_raised += 1
+            log.warning(
+                "alert detector=%s severity=%s tenant=%s seq=%d",
+                alert.detector,
+                alert.severity,
+                alert.tenant_id,
+                receipt.seq,
+            )
+            if self._on_alert is not None:
+                await self._on_alert(alert, receipt)
 
     def _policy(self, tenant_id: str) -> DetectionPolicy:
         try:
@@ -165,8 +170,7 @@ class DetectionRunner:
         while True:
             read = functools.partial(read_records, since=since, until_seq=first_seq - 1)
             page = await anyio.to_thread.run_sync(read, self._db, tenant_id, after, _REPLAY_PAGE)
-            for record in page:
-                engine.observe(record)
+            await anyio.to_thread.run_sync(engine.observe_all, page)
             replayed += len(page)
             if len(page) < _REPLAY_PAGE:
                 break
