@@ -157,3 +157,14 @@ async def test_background_worker_is_woken_by_commits(engine: Engine) -> None:
 
 async def _tick() -> None:
     await asyncio.sleep(0.02)
+
+
+def test_a_cursor_write_leaves_the_connections_durability_as_it_was(engine: Engine) -> None:
+    """Cursors commit without fsync on SQLite; the pooled connection goes back with
+    synchronous=FULL, which the audit log's commits rely on."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's synchronous setting")
+    StreamCursors(engine, clock).advance("detection", {"tenant-a": 1})
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+    assert StreamCursors(engine, clock).get("detection") == {"tenant-a": 1}

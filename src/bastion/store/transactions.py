@@ -33,11 +33,16 @@ __all__ = ["read_snapshot", "write_transaction"]
 
 
 @contextmanager
-def write_transaction(engine: Engine, *, all_tenants: bool = False) -> Iterator[Connection]:
+def write_transaction(
+    engine: Engine, *, all_tenants: bool = False, fsync: bool = True
+) -> Iterator[Connection]:
     """A transaction that commits on exit and rolls back on any exception.
 
     ``all_tenants``: cross-tenant maintenance (a restore), refused on a PostgreSQL
-    connection that row-level security holds to one tenant.
+    connection that row-level security holds to one tenant. ``fsync=False`` (SQLite):
+    commit with ``synchronous=NORMAL`` (survives a process crash, not power loss) and
+    put the connection's setting back after; for bookkeeping a crash may lose, such
+    as a stream cursor (which then redoes a batch), never for audit records.
     """
     if all_tenants:
         engine = maintenance(engine)
@@ -48,13 +53,20 @@ def write_transaction(engine: Engine, *, all_tenants: bool = False) -> Iterator[
             yield conn
         return
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        level = None if fsync else conn.exec_driver_sql("PRAGMA synchronous").scalar()
+        if level is not None:
+            conn.exec_driver_sql("PRAGMA synchronous=NORMAL")
         try:
-            yield conn
-        except BaseException:
-            _rollback_quietly(conn)
-            raise
-        conn.exec_driver_sql("COMMIT")
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                _rollback_quietly(conn)
+                raise
+            conn.exec_driver_sql("COMMIT")
+        finally:
+            if level is not None:
+                conn.exec_driver_sql(f"PRAGMA synchronous={int(level)}")
 
 
 @contextmanager

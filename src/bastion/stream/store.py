@@ -131,7 +131,9 @@ class StreamCursors:
         cursor never moves back: a smaller ``seq`` leaves it where it is)."""
         check_stream_name(stream)
         now = self._clock()
-        with write_transaction(self._engine, all_tenants=True) as conn:
+        # No fsync on SQLite: a cursor lost to power loss only redoes a batch, and an
+        # fsync here would hold the write lock the audit log's commits wait for.
+        with write_transaction(self._engine, all_tenants=True, fsync=False) as conn:
             for tenant_id, seq in sorted(positions.items()):
                 key = (_CURSORS.c.stream == stream) & (_CURSORS.c.tenant_id == tenant_id)
                 moved = conn.execute(
