@@ -266,6 +266,11 @@ class Settings(BaseSettings):
         description="Where audit records are forwarded, continuously and at least once: "
         "syslog over TCP/TLS or NATS JetStream (see docs/detection-response.md).",
     )
+    stream_workers: Literal["gateway", "separate"] = Field(
+        default="gateway",
+        description="Where detection and SIEM forwarding run: in the gateway process, or "
+        "in a separate `bastion monitor` process (their CPU then leaves the request path).",
+    )
     stream_poll_seconds: float = Field(
         default=1.0,
         gt=0,

@@ -15,6 +15,7 @@ def build_app() -> typer.Typer:
     from bastion.cli.eval_cmd import eval_app
     from bastion.cli.init_cmd import init
     from bastion.cli.keys_cmd import keys_app
+    from bastion.cli.monitor_cmd import monitor
     from bastion.cli.scan_cmd import scan
     from bastion.cli.secrets_cmd import secrets_app
     from bastion.cli.serve_cmd import serve
@@ -29,6 +30,7 @@ def build_app() -> typer.Typer:
     )
     app.command()(init)
     app.command()(serve)
+    app.command()(monitor)
     app.command()(scan)
     app.command()(demo)
     app.add_typer(keys_app(), name="keys")

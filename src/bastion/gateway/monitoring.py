@@ -125,8 +125,14 @@ class Monitoring:
 
     async def start(self) -> None:
         """Start the workers, if the engine sees every tenant (else log why, and stay off)."""
-        if not self.workers:
+        if not self.workers or not await self.readable():
             return
+        for worker in self.workers:
+            await worker.start()
+        self.running = True
+
+    async def readable(self) -> bool:
+        """Whether the engine sees every tenant's chain (else log why: False)."""
         try:
             await anyio.to_thread.run_sync(tenant_heads, self.engine)
         except TenantScopeError:
@@ -135,10 +141,15 @@ class Monitoring:
                 "chain needs the owner connection on PostgreSQL (set "
                 "BASTION_DATABASE_ADMIN_URL)"
             )
-            return
+            return False
+        return True
+
+    async def drain(self) -> int:
+        """Run every worker until it is caught up (``bastion monitor --drain``)."""
+        total = 0
         for worker in self.workers:
-            await worker.start()
-        self.running = True
+            total += await worker.drain()
+        return total
 
     async def aclose(self) -> None:
         for worker in self.workers:

@@ -299,9 +299,12 @@ class Runtime:
             metrics=metrics,
         )
 
-    async def start(self) -> None:
+    async def start(self, *, monitoring: bool | None = None) -> None:
+        """Start the audit writer, and detection and SIEM forwarding unless they run in
+        a separate ``bastion monitor`` process (``monitoring``: decide here)."""
         await self.audit.start()
-        await self.monitoring.start()
+        if monitoring if monitoring is not None else self.settings.stream_workers == "gateway":
+            await self.monitoring.start()
 
     async def aclose(self) -> None:
         await self.monitoring.aclose()

@@ -49,6 +49,7 @@ _HEADS = cast(Table, AuditHead.__table__)
 _CURSORS = cast(Table, StreamCursorRow.__table__)
 _LEASES = cast(Table, StreamLeaseRow.__table__)
 _MAX_NAME = 64
+_STARTED = "*"  # the row that marks a stream as begun (no tenant id is "*")
 
 
 def check_stream_name(name: str) -> str:
@@ -118,13 +119,26 @@ class StreamCursors:
         return f"StreamCursors(backend={self._engine.dialect.name!r})"
 
     def get(self, stream: str) -> dict[str, int]:
-        """Every tenant's cursor of ``stream`` (empty: the stream never ran)."""
+        """Every tenant's cursor of ``stream`` (a tenant without one: 0)."""
         query = select(_CURSORS.c.tenant_id, _CURSORS.c.seq).where(
-            _CURSORS.c.stream == check_stream_name(stream)
+            _CURSORS.c.stream == check_stream_name(stream), _CURSORS.c.tenant_id != _STARTED
         )
         with read_snapshot(self._engine, None) as conn:
             rows = conn.execute(query).all()
         return {str(tenant): int(seq) for tenant, seq in rows}
+
+    def started(self, stream: str) -> bool:
+        """Whether ``stream`` ever began (:meth:`begin`)."""
+        query = select(_CURSORS.c.seq).where(
+            _CURSORS.c.stream == check_stream_name(stream), _CURSORS.c.tenant_id == _STARTED
+        )
+        with read_snapshot(self._engine, None) as conn:
+            return conn.execute(query).first() is not None
+
+    def begin(self, stream: str, positions: dict[str, int]) -> None:
+        """Mark ``stream`` as begun, its cursors at ``positions`` (empty: every chain
+        from its start)."""
+        self.advance(stream, {**positions, _STARTED: 0})
 
     def advance(self, stream: str, positions: dict[str, int]) -> None:
         """Move ``stream``'s cursors forward to ``positions`` in one transaction (a

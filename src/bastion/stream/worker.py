@@ -126,7 +126,7 @@ class StreamWorker:
         if self._task is not None or self._closed:
             raise RuntimeError("StreamWorker.start() may be called once, before aclose()")
         if not self._started:  # before serving: no record of this run is skipped
-            await self._begin(None, None)
+            await self._begin()
         self._task = asyncio.create_task(self._run(), name=f"bastion-stream-{self._stream}")
 
     async def aclose(self) -> None:
@@ -150,11 +150,10 @@ class StreamWorker:
         (0 also when another process holds the lease)."""
         if not await self._hold_lease():
             return 0
+        if not self._started:
+            await self._begin()
         heads = await anyio.to_thread.run_sync(tenant_heads, self._engine)
         cursors = await anyio.to_thread.run_sync(self._cursors.get, self._stream)
-        if not self._started:
-            await self._begin(heads, cursors)
-            cursors = await anyio.to_thread.run_sync(self._cursors.get, self._stream)
         handled = 0
         for tenant_id, head in sorted(heads.items()):
             after = cursors.get(tenant_id, 0)
@@ -171,15 +170,16 @@ class StreamWorker:
             handled += len(records)
         return handled
 
-    async def _begin(self, heads: dict[str, int] | None, cursors: dict[str, int] | None) -> None:
-        """A stream that never ran and starts ``"now"`` begins at the current heads."""
-        if self._consumer.start_at == "now":
-            if cursors is None:
-                cursors = await anyio.to_thread.run_sync(self._cursors.get, self._stream)
-            if not cursors:
-                if heads is None:
-                    heads = await anyio.to_thread.run_sync(tenant_heads, self._engine)
-                await anyio.to_thread.run_sync(self._cursors.advance, self._stream, heads)
+    async def _begin(self) -> None:
+        """The first pass of this process: a stream that never ran begins here, at the
+        current heads (``"now"``) or at every chain's start (``"start"``); the start is
+        persisted, so a later run goes on from the cursors even if no tenant had a
+        record yet."""
+        if not await anyio.to_thread.run_sync(self._cursors.started, self._stream):
+            heads: dict[str, int] = {}
+            if self._consumer.start_at == "now":
+                heads = await anyio.to_thread.run_sync(tenant_heads, self._engine)
+            await anyio.to_thread.run_sync(self._cursors.begin, self._stream, heads)
         self._started = True
 
     async def _hold_lease(self) -> bool:
