@@ -13,6 +13,7 @@ def build_app() -> typer.Typer:
     from bastion.cli.demo_cmd import demo
     from bastion.cli.dlp_cmd import dlp_app
     from bastion.cli.eval_cmd import eval_app
+    from bastion.cli.incident_cmd import incident_app
     from bastion.cli.init_cmd import init
     from bastion.cli.keys_cmd import keys_app
     from bastion.cli.monitor_cmd import monitor
@@ -35,6 +36,7 @@ def build_app() -> typer.Typer:
     app.command()(demo)
     app.add_typer(keys_app(), name="keys")
     app.add_typer(audit_app(), name="audit")
+    app.add_typer(incident_app(), name="incident")
     app.add_typer(secrets_app(), name="secrets")
     app.add_typer(eval_app(), name="eval")
     app.add_typer(dlp_app(), name="dlp")
