@@ -119,3 +119,35 @@ def test_cli_stores_from_stdin_and_never_shows_the_value(tmp_path: Path) -> None
     assert bastion("secrets", "delete", "openai-prod", data_dir=tmp_path).returncode == 0
     missing = bastion("secrets", "delete", "openai-prod", data_dir=tmp_path)
     assert missing.returncode == 2 and "no secret named" in missing.stderr
+
+
+def test_rotated_keys_are_reopened_and_a_broken_secret_keeps_the_old_key(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bastion.gateway.upstream_keys import UpstreamKeys
+
+    ticks = iter(range(1, 100))
+
+    def clock() -> datetime:  # every write gets a later updated_at
+        return datetime(2026, 1, 1, 0, 0, next(ticks), tzinfo=UTC)
+
+    secrets = SecretStore(engine, Keyring(engine, LocalKeyProvider(KEK), clock), clock)
+    model = ModelConfig(name="gpt", base_url="https://api.example", api_key_secret="openai")
+    plain = ModelConfig(name="local", base_url="http://127.0.0.1:1")
+    secrets.put("openai", VALUE, kind="upstream_api_key")
+    served: list[list[ModelConfig]] = []
+    keys = UpstreamKeys([model, plain], secrets, served.append, interval=5)
+    assert keys.names == ("openai",)
+    assert not keys.check() and not keys.check()  # the first look, then nothing changed
+    secrets.put("openai", VALUE + "-2", kind="upstream_api_key")
+    assert keys.check()
+    assert [m.api_key() for m in served[-1]] == [VALUE + "-2", None]
+    assert not keys.check()
+    keys.reopen(("openai",))  # a playbook in this process: at once, and counted as seen
+    assert len(served) == 2 and not keys.check()
+    secrets.delete("openai")
+    with pytest.raises(SecretError, match="no secret named 'openai'"):
+        keys.check()
+    assert len(served) == 2  # the gateway keeps serving the key it has
+    assert not keys.check()  # and says so once per change, not on every look
+    assert VALUE not in repr(keys) and VALUE not in caplog.text

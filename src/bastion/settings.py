@@ -204,6 +204,15 @@ class Settings(BaseSettings):
         "after `bastion keys rotate --dek`, every process writes under the new key "
         "within this time.",
     )
+    upstream_key_refresh_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=300,
+        description="How often a running gateway checks whether a sealed upstream key "
+        "(a model's api_key_secret) changed, and reopens it; after `bastion secrets set` "
+        "or an incident's key rotation in another process, every gateway sends the new "
+        "key within this time (0: only at start and by playbooks in this process).",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     public_url: str = Field(
         default="",

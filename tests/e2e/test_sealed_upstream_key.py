@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import json
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -85,3 +87,92 @@ def test_serve_refuses_a_missing_sealed_key(db_url: str, tmp_path: Path) -> None
     assert refused.returncode == 2
     assert "no secret named 'absent'" in refused.stderr
     assert "bastion secrets set absent" in refused.stderr
+
+
+ROTATED_KEY = "sk-proj-rotated-upstream-key-0815"
+
+
+def test_a_key_rotated_by_another_process_reaches_the_running_gateway(
+    db_url: str, app_db_url: str, tmp_path: Path
+) -> None:
+    """The provider revokes the old key; an operator runs the compromised-credentials
+    playbook from the CLI (another process's database writes); the running gateway
+    sends the new key from its next check on, and no record holds either key."""
+    admin = maintenance(make_engine(db_url))
+    kek = base64.b64decode(TEST_KEK)
+    secrets = SecretStore(admin, Keyring(admin, LocalKeyProvider(kek), now), now)
+    identity = IdentityService(admin)
+    identity.ensure_tenant("acme", now())
+    key = identity.create_key("acme", "alice@acme.test", now()).secret
+    secrets.put("openai-prod", UPSTREAM_KEY, kind="upstream_api_key")
+    with ScriptedUpstream.running(require_key=UPSTREAM_KEY) as upstream:
+        port = free_port()
+        settings = settings_for(app_db_url, db_url, upstream.openai_base_url, port)
+        settings = settings.model_copy(update={"upstream_key_refresh_seconds": 0.2})
+        server = ServerThread(uvicorn_config(settings, app=create_app(Runtime.build(settings))))
+        server.start()
+        try:
+            with openai.OpenAI(
+                base_url=f"http://127.0.0.1:{port}/v1", api_key=key, max_retries=0
+            ) as client:
+
+                def ask() -> bool:
+                    """Whether the upstream took the key (else the gateway says 502)."""
+                    try:
+                        client.chat.completions.create(
+                            model="gpt-sealed", messages=[{"role": "user", "content": "hi"}]
+                        )
+                    except openai.APIStatusError as exc:
+                        refused.append(exc.status_code)
+                        return False
+                    return True
+
+                refused: list[int] = []
+
+                assert ask()
+                upstream.require_key = ROTATED_KEY  # revoked at the provider
+                assert not ask()
+                ran = bastion(
+                    "incident",
+                    "run",
+                    "compromised_credentials",
+                    "--tenant",
+                    "acme",
+                    "--user",
+                    "alice@acme.test",
+                    "--upstream-key",
+                    "openai-prod",
+                    data_dir=tmp_path,
+                    stdin=ROTATED_KEY + "\n",
+                    env={
+                        "BASTION_DATABASE_URL": db_url,
+                        "BASTION_KEK": TEST_KEK,
+                        "BASTION_MODELS": json.dumps(
+                            [m.model_dump(mode="json") for m in settings.models]
+                        ),
+                    },
+                )
+                assert ran.returncode == 0, ran.stderr
+                steps = {s["step"]: s for s in json.loads(ran.stdout)["steps"]}
+                assert steps["rotate_upstream_keys"]["status"] == "done"
+                assert steps["rotate_upstream_keys"]["detail"]["stored"] == ["openai-prod"]
+                assert ROTATED_KEY not in ran.stdout + ran.stderr
+                (issued,) = json.loads(ran.stdout)["issued_keys"]  # alice's key rotated too
+                client.api_key = issued["secret"]
+                deadline = time.monotonic() + 20
+                answered = ask()
+                while not answered and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                    answered = ask()
+        finally:
+            server.stop()
+    assert answered and set(refused) == {502}  # the upstream refused the old key
+    assert upstream.requests[-1].headers["authorization"] == f"Bearer {ROTATED_KEY}"
+    with admin.connect() as conn:
+        bodies = "".join(
+            str(row)
+            for table in ("audit_records", "incident_steps")
+            for row in conn.exec_driver_sql(f"SELECT * FROM {table}")  # noqa: S608
+        )
+    assert ROTATED_KEY not in bodies and UPSTREAM_KEY not in bodies
+    admin.dispose()

@@ -90,6 +90,10 @@ class ChatService:
         self._canary = canary
         self._boundary = boundary
 
+    def use_models(self, models: list[ModelConfig]) -> None:
+        """Serve ``models`` from the next request (upstream keys rotated)."""
+        self._settings = self._settings.model_copy(update={"models": models})
+
     # -- before the upstream ------------------------------------------------------
     async def prepare(self, it: Interaction, call: ChatInput) -> Prepared:
         principal = it.principal

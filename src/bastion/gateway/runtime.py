@@ -36,6 +36,7 @@ from bastion.gateway.policies import PolicyStore
 from bastion.gateway.responder import AutoResponder
 from bastion.gateway.spotlight import generate_boundary
 from bastion.gateway.tenant_policies import TenantPolicies
+from bastion.gateway.upstream_keys import UpstreamKeys
 from bastion.identity import AuthCache, IdentityService, Principal
 from bastion.identity.attributes import UserAttributes, caller_params
 from bastion.identity.directory import Directory
@@ -46,7 +47,7 @@ from bastion.scanners import ScannerRegistry, default_registry, generate_canary
 from bastion.secrets import SecretStore
 from bastion.secrets.upstream import open_model_keys
 from bastion.sessions import SessionStore
-from bastion.settings import Settings
+from bastion.settings import ModelConfig, Settings
 from bastion.sso.service import SsoService
 from bastion.sso.store import DbReplayStore, LoginStates
 from bastion.store import is_sqlite, make_engine
@@ -91,6 +92,8 @@ class Runtime:
     # Incident response: playbooks act through these; the gate refuses isolated callers.
     gate: IsolationGate = field(init=False)
     response: ResponseServices = field(init=False)
+    # Sealed upstream provider keys, reopened when rotated (see gateway.upstream_keys).
+    upstream_keys: UpstreamKeys = field(init=False)
 
     def __post_init__(self) -> None:
         self.sso = SsoService(
@@ -122,6 +125,12 @@ class Runtime:
         self.monitoring = Monitoring(
             self.settings, self.engine, self.audit, self.policies, self.metrics, self.clock
         )
+        self.upstream_keys = UpstreamKeys(
+            self.settings.models,
+            self.secrets,
+            self._use_models,
+            interval=self.settings.upstream_key_refresh_seconds,
+        )
         self.response = self._response()
         self.monitoring.on_alert(
             AutoResponder(
@@ -148,11 +157,15 @@ class Runtime:
             audit_sealer=self.sealer,
             conversations=conversations,
             secrets=self.secrets,
-            upstream_secrets=tuple(
-                sorted({m.api_key_secret for m in self.settings.models if m.api_key_secret})
-            ),
+            upstream_secrets=self.upstream_keys.names,
+            rotate_upstream=self.upstream_keys.reopen,
             policies=TenantPolicyEditor(self.engine, self.policies, TenantPolicies(self.engine)),
         )
+
+    def _use_models(self, models: list[ModelConfig]) -> None:
+        """Serve ``models`` (their upstream keys just reopened) from the next request."""
+        self.settings = self.settings.model_copy(update={"models": models})
+        self.chat.use_models(models)
 
     def _params_for(self, caller: CallerRef) -> dict[str, str]:
         """What row filters bind: only what the gateway knows of the caller."""
@@ -303,10 +316,12 @@ class Runtime:
         """Start the audit writer, and detection and SIEM forwarding unless they run in
         a separate ``bastion monitor`` process (``monitoring``: decide here)."""
         await self.audit.start()
+        await self.upstream_keys.start()
         if monitoring if monitoring is not None else self.settings.stream_workers == "gateway":
             await self.monitoring.start()
 
     async def aclose(self) -> None:
+        await self.upstream_keys.aclose()
         await self.monitoring.aclose()
         await self.sso.aclose()
         await anyio.to_thread.run_sync(self.executor.close)
