@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Connection, Engine, delete, insert, select, update
@@ -14,6 +14,7 @@ from bastion.audit import (
     GENESIS_HASH,
     AuditEvent,
     AuditLog,
+    SealedContentError,
     record_hash,
     verify_chain,
 )
@@ -331,3 +332,25 @@ def test_rewriting_the_tail_and_head_goes_unnoticed(engine: Engine, hashes: dict
         _set_head(conn, hash=digest)
     assert verify_chain(engine).ok
     assert digest != hashes[LENGTH]  # the receipt the gateway got still proves the edit
+
+
+def test_sealed_records_without_the_key_stop_cleanly(engine: Engine) -> None:
+    """Verification that meets a sealed record with no sealer stops with a clear error
+    midway through the records, and gives its connection (and, on PostgreSQL, the
+    server-side cursor) back: the next verification on the same engine works."""
+    from bastion.audit._chain import PendingRecord, commit_batch
+    from bastion.audit.sealing import AuditSealer
+    from bastion.crypto import Keyring, LocalKeyProvider
+    from bastion.store.tenancy import maintenance
+    from tests.audit.conftest import build_event
+
+    keyring = Keyring(engine, LocalKeyProvider(bytes(range(32))), lambda: datetime.now(UTC))
+    for i in range(3):  # read first: an open chain, then the sealed tenant's records
+        commit_batch(engine, [PendingRecord.from_event(build_event(i, "tenant-a"))], None)
+        sealer = AuditSealer(keyring)
+        commit_batch(engine, [PendingRecord.from_event(build_event(i, "tenant-b"))], sealer)
+    with pytest.raises(SealedContentError, match="BASTION_KEK_FILE"):
+        verify_chain(engine)
+    assert maintenance(engine).pool.checkedout() == 0 and engine.pool.checkedout() == 0
+    report = verify_chain(engine, sealer=AuditSealer(keyring))
+    assert report.ok and report["tenant-b"].count == 3

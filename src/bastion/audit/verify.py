@@ -130,10 +130,12 @@ def verify_chain(
     reports: dict[str, TenantReport] = {}
     with read_snapshot(engine, tenant_id) as conn:
         heads = {row.tenant_id: (int(row.seq), str(row.hash)) for row in conn.execute(heads_query)}
-        result = conn.execution_options(yield_per=_YIELD_PER).execute(records_query)
-        for tenant, rows in groupby(result, key=lambda row: str(row.tenant_id)):
-            chain = _chain_rows(rows, tenant, sealer)
-            reports[tenant] = _report(tenant, chain, heads.get(tenant))
+        # Closed on every way out (a sealed record without a sealer stops midway): on
+        # PostgreSQL ``yield_per`` holds a server-side cursor open until then.
+        with conn.execution_options(yield_per=_YIELD_PER).execute(records_query) as result:
+            for tenant, rows in groupby(result, key=lambda row: str(row.tenant_id)):
+                chain = _chain_rows(rows, tenant, sealer)
+                reports[tenant] = _report(tenant, chain, heads.get(tenant))
     for tenant, head in heads.items():
         if tenant not in reports:
             reports[tenant] = _report(tenant, iter(()), head)
