@@ -27,4 +27,9 @@ def test_demo_tour(tmp_path: Path) -> None:
     assert out.count("states ['CA'], emails ['***']") == 2  # also when the model widens it
     assert out.count("states ['NY'], emails ['***']") == 1
     assert "refused by the guard: not_select" in out
+    # step 8: the detector's alert isolates the key on its own, until it is released
+    assert "playbook injection ran on its own: incident contained" in out
+    assert "isolate_session: done" in out
+    assert "mallory's next request: 403 isolated" in out
+    assert "mallory's request after the release: 200" in out
     assert "unexpected" not in out

@@ -22,6 +22,7 @@ from bastion.cli.demo_actions_tour import (
     webhook_receiver,
 )
 from bastion.cli.demo_data_tour import data_tour, prepare_data
+from bastion.cli.demo_response_tour import RESPONSE_POLICY, response_tour
 from bastion.cli.demo_walkthrough import walkthrough
 from bastion.cli.init_cmd import write_kek
 
@@ -54,7 +55,7 @@ def demo(
         hook_port, received = stack.enter_context(webhook_receiver())
         policies_dir = data_dir / "policies"
         policies_dir.mkdir(exist_ok=True)
-        (policies_dir / "default.toml").write_text(actions_policy(hook_port))
+        (policies_dir / "default.toml").write_text(actions_policy(hook_port) + RESPONSE_POLICY)
         settings = Settings(
             data_dir=data_dir,
             host="127.0.0.1",
@@ -80,6 +81,13 @@ def demo(
         approver = identity.create_key(
             "demo", "dave@demo.test", utc_now(), name="demo", role="approver"
         ).secret
+        responders = {
+            name: identity.create_key("demo", email, utc_now(), name="demo", role=role).secret
+            for name, email, role in (
+                ("mallory", "mallory@demo.test", "member"),
+                ("sam", "sam@demo.test", "security_analyst"),
+            )
+        }
         runtime = Runtime.build(settings, engine=engine)
         server = uvicorn.Server(uvicorn_config(settings, app=create_app(runtime)))
         thread = threading.Thread(target=server.run, name="bastion-demo", daemon=True)
@@ -101,7 +109,8 @@ def demo(
             f"sqlite:///{helpdesk}",
             received,
         )
-        typer.echo("\n== 8. bastion audit verify")
+        response_tour(f"http://127.0.0.1:{port}", responders)
+        typer.echo("\n== 9. bastion audit verify")
         report = verify_chain(engine, sealer=runtime.sealer)
         typer.echo(report.describe())
         typer.echo(f"\n(run it yourself: BASTION_DATA_DIR={data_dir} bastion audit verify)")
