@@ -124,7 +124,8 @@ def test_cli_stores_from_stdin_and_never_shows_the_value(tmp_path: Path) -> None
 def test_rotated_keys_are_reopened_and_a_broken_secret_keeps_the_old_key(
     engine: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from bastion.gateway.upstream_keys import UpstreamKeys
+    from bastion.gateway.model_table import ModelTable
+    from bastion.governance.registry import ModelRegistry
 
     ticks = iter(range(1, 100))
 
@@ -136,18 +137,20 @@ def test_rotated_keys_are_reopened_and_a_broken_secret_keeps_the_old_key(
     plain = ModelConfig(name="local", base_url="http://127.0.0.1:1")
     secrets.put("openai", VALUE, kind="upstream_api_key")
     served: list[list[ModelConfig]] = []
-    keys = UpstreamKeys([model, plain], secrets, served.append, interval=5)
-    assert keys.names == ("openai",)
-    assert not keys.check() and not keys.check()  # the first look, then nothing changed
+    table = ModelTable(
+        [model, plain], ModelRegistry(engine, clock), secrets, served.append, interval=5
+    )
+    assert table.secret_names == ("openai",)
+    assert not table.check() and not table.check()  # the first look, then nothing changed
     secrets.put("openai", VALUE + "-2", kind="upstream_api_key")
-    assert keys.check()
+    assert table.check()
     assert [m.api_key() for m in served[-1]] == [VALUE + "-2", None]
-    assert not keys.check()
-    keys.reopen(("openai",))  # a playbook in this process: at once, and counted as seen
-    assert len(served) == 2 and not keys.check()
+    assert not table.check()
+    table.reload(("openai",))  # a playbook in this process: at once, and counted as seen
+    assert len(served) == 2 and not table.check()
     secrets.delete("openai")
     with pytest.raises(SecretError, match="no secret named 'openai'"):
-        keys.check()
+        table.check()
     assert len(served) == 2  # the gateway keeps serving the key it has
-    assert not keys.check()  # and says so once per change, not on every look
-    assert VALUE not in repr(keys) and VALUE not in caplog.text
+    assert not table.check()  # and says so once per change, not on every look
+    assert VALUE not in repr(table) and VALUE not in caplog.text

@@ -7,8 +7,8 @@ Which models (and, later, data sources) a role may use is per tenant, in the pol
 
 Permissions marked in :data:`STEP_UP` also need a recent sign-in when the caller uses a
 browser session (see ``bastion.sessions``): creating keys, approving actions, exporting
-audit data, changing policy. API keys and IdP bearer tokens are not sessions and are
-held to the role alone.
+audit data, changing policy, releasing quarantined knowledge and rolling sources back.
+API keys and IdP bearer tokens are not sessions and are held to the role alone.
 """
 
 from __future__ import annotations
@@ -52,11 +52,22 @@ PERMISSIONS = frozenset(
         "datasources.use",  # query data sources (issue 7)
         "incidents.read",  # see incidents, their timelines and isolations (issue 9)
         "incidents.respond",  # run playbooks, close incidents, release isolations
+        "feedback.write",  # rate the assistant's answers to oneself, with corrections
+        "knowledge.read",  # accepted feedback, quarantined updates, source versions
+        "knowledge.review",  # release or reject quarantined updates; roll sources back
     }
 )
 
 _MEMBER = frozenset(
-    {"chat", "models.list", "keys.own", "sessions.own", "datasources.use", "actions.use"}
+    {
+        "chat",
+        "models.list",
+        "keys.own",
+        "sessions.own",
+        "datasources.use",
+        "actions.use",
+        "feedback.write",
+    }
 )
 _ANALYST = frozenset(
     {
@@ -70,6 +81,8 @@ _ANALYST = frozenset(
         "sessions.manage",
         "incidents.read",
         "incidents.respond",
+        "knowledge.read",
+        "knowledge.review",
     }
 )
 _ADMIN = _MEMBER | _ANALYST | {"keys.manage", "users.manage", "policies.write"}
@@ -80,7 +93,15 @@ ROLES: Mapping[str, frozenset[str]] = MappingProxyType(
         "admin": _ADMIN,
         "security_analyst": _ANALYST,
         "approver": frozenset(
-            {"chat", "models.list", "keys.own", "sessions.own", "actions.use", "actions.approve"}
+            {
+                "chat",
+                "models.list",
+                "keys.own",
+                "sessions.own",
+                "actions.use",
+                "actions.approve",
+                "feedback.write",
+            }
         ),
         "member": _MEMBER,
         "viewer": frozenset({"models.list", "users.read", "policies.read", "sessions.own"}),
@@ -99,6 +120,7 @@ STEP_UP = frozenset(
         "audit.export",
         "policies.write",
         "incidents.respond",
+        "knowledge.review",
     }
 )
 

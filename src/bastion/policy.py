@@ -86,6 +86,9 @@ class Policy(BaseModel):
     # themselves; checked by bastion.detection.policy.
     detection: dict[str, Any] = Field(default_factory=dict)
     response: dict[str, Any] = Field(default_factory=dict)
+    # Data residency (issue 10): allowed regions per classification; checked by
+    # bastion.governance.residency.
+    residency: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("untrusted_roles")
     @classmethod

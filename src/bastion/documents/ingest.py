@@ -7,8 +7,9 @@ profile, stricter than for a user's own words):
 
 * a BLOCK on any chunk quarantines the whole document: it is kept sealed for review
   and never retrieved. Scanning stops there, so the reasons are those found up to the
-  first blocked chunk; the chunks are kept as uploaded (a reviewer sees what was
-  flagged), and releasing one must mean uploading it again, scanned again;
+  first blocked chunk; the chunks are kept as uploaded. A security analyst may release
+  it (``bastion.documents.review``): then exactly those chunks are retrieved, so a
+  document flagged for a secret should be rejected and uploaded again without it;
 * a scanner that fails or overruns its budget is a BLOCK already (the pipeline's
   ``scanner_error`` / ``scanner_timeout``); the pipeline itself failing quarantines
   with ``scan_error``: fail closed;
@@ -29,11 +30,25 @@ import anyio.lowlevel
 
 from bastion.scanners import Decision, Pipeline, ScanContext, Stage
 
-__all__ = ["ACTIVE", "QUARANTINED", "SCAN_ERROR", "Scanned", "Status", "scan_chunks"]
+__all__ = [
+    "ACTIVE",
+    "QUARANTINED",
+    "REJECTED",
+    "ROLLED_BACK",
+    "SCAN_ERROR",
+    "Scanned",
+    "Status",
+    "scan_chunks",
+]
 
-Status = Literal["active", "quarantined"]
+# A document is retrieved only while ``active``. ``quarantined``: flagged, kept for
+# review; ``rejected``: a reviewer said no; ``rolled_back``: withdrawn by a rollback
+# of its collection (bastion.feedback.versions), and back if rolled forward again.
+Status = Literal["active", "quarantined", "rejected", "rolled_back"]
 ACTIVE: Status = "active"
 QUARANTINED: Status = "quarantined"
+REJECTED: Status = "rejected"
+ROLLED_BACK: Status = "rolled_back"
 SCAN_ERROR = "scan_error"
 _ROLE = "untrusted"
 

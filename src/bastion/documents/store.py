@@ -24,6 +24,13 @@ inversion and nearest-neighbour probing), and SQLite has neither. The cost is li
 in the caller's visible chunks, one AES-GCM open each (at most
 :data:`MAX_CANDIDATES`, beyond which the caller must name ``source_ids``).
 
+Knowledge updates (``docs/poisoning.md``): besides the scanners, an upload is held to
+the uploader's own baseline (:mod:`bastion.feedback.anomaly`: far more uploads in an
+hour than usual quarantines with ``anomaly.volume``); a document accepted at upload,
+or deleted while it was knowledge, is a new version of its collection
+(:mod:`bastion.feedback.versions`), written in the same transaction as the change.
+Release and reject of quarantined documents: :mod:`bastion.documents.review`.
+
 Upload is async (the scanners are); its database work and embedding run on worker
 threads. ``list``, ``delete`` and ``search`` are sync: call them from a worker thread.
 Errors: see :mod:`bastion.documents.errors`.
@@ -32,6 +39,7 @@ Errors: see :mod:`bastion.documents.errors`.
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import hashlib
 import json
 import logging
@@ -44,7 +52,7 @@ from datetime import datetime
 from typing import cast
 
 import anyio.to_thread
-from sqlalchemy import Connection, Engine, Select, delete, insert, select
+from sqlalchemy import Connection, Engine, Select, delete, func, insert, select
 
 from bastion.crypto import DecryptionError, Keyring
 from bastion.datasources.sources import (
@@ -56,8 +64,12 @@ from bastion.datasources.sources import (
 from bastion.documents.chunking import chunk_text
 from bastion.documents.embed import Embedder
 from bastion.documents.errors import DocumentError, DocumentNotFound
-from bastion.documents.ingest import ACTIVE, Status, scan_chunks
+from bastion.documents.ingest import ACTIVE, QUARANTINED, ROLLED_BACK, Status, scan_chunks
 from bastion.documents.ranking import rank
+from bastion.feedback.anomaly import Activity
+from bastion.feedback.anomaly import reasons as anomaly_reasons
+from bastion.feedback.limits import KnowledgeLimits
+from bastion.feedback.versions import record_version
 from bastion.scanners import Pipeline
 from bastion.store.schema import DataSourceRow, DocumentChunkRow, DocumentRow
 from bastion.store.tenancy import tenant_begin, tenant_connect
@@ -90,6 +102,8 @@ class DocumentInfo:
     chunks: int
     uploaded_by: str
     created_at: datetime
+    # The collection's version this upload made (None: not accepted, or not known).
+    version: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,12 +138,15 @@ class Documents:
         clock: Callable[[], datetime],
         pipeline_for: Callable[[str], Pipeline],
         embedder: Embedder | None,
+        *,
+        limits: KnowledgeLimits | None = None,
     ) -> None:
         self._engine = engine
         self._keyring = keyring
         self._clock = clock
         self._pipeline_for = pipeline_for
         self.embedder = embedder
+        self._limits = limits or KnowledgeLimits()
 
     def __repr__(self) -> str:
         name = self.embedder.name if self.embedder is not None else None
@@ -150,37 +167,44 @@ class Documents:
         """Scan and store a document in a collection the caller owns.
 
         ``policy`` names the tenant's policy, whose input scanners judge each chunk
-        (:mod:`bastion.documents.ingest`). A flagged document is stored quarantined:
-        the answer says so, with the reasons. ``role`` is unused: only the owner
-        uploads, whatever their role."""
+        (:mod:`bastion.documents.ingest`), and the uploader's volume is held to
+        their own baseline. A flagged document is stored quarantined: the answer says
+        so, with the reasons. ``role`` is unused: only the owner uploads, whatever
+        their role."""
         del role
         if not _NAME.match(name):
             raise DocumentError("a document name is 1-256 characters, none of them control")
-        chunks = await anyio.to_thread.run_sync(self._prepare, tenant_id, source_id, user_id, text)
+        chunks, anomalies = await anyio.to_thread.run_sync(
+            self._prepare, tenant_id, source_id, user_id, text
+        )
         scanned = await scan_chunks(
             self._pipeline_for(policy), chunks, tenant_id=tenant_id, request_id=request_id
         )
+        status = QUARANTINED if anomalies else scanned.status
         digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
         sealable = await anyio.to_thread.run_sync(
-            self._seal, tenant_id, scanned.texts, scanned.status == ACTIVE
+            self._seal, tenant_id, scanned.texts, status == ACTIVE
         )
         info = DocumentInfo(
             id=str(uuid.uuid4()),
             source_id=source_id,
             name=name,
-            status=scanned.status,
-            reasons=scanned.reasons,
+            status=status,
+            reasons=(*scanned.reasons, *anomalies),
             sha256=digest,
             chars=len(text),
             chunks=len(sealable),
             uploaded_by=user_id,
             created_at=self._clock(),
         )
-        await anyio.to_thread.run_sync(self._insert, tenant_id, info, sealable)
-        return info
+        version = await anyio.to_thread.run_sync(self._insert, tenant_id, info, sealable)
+        return dataclasses.replace(info, version=version)
 
-    def delete(self, tenant_id: str, source_id: str, document_id: str, user_id: str) -> None:
-        """Delete a document and its chunks; only the collection's owner may."""
+    def delete(self, tenant_id: str, source_id: str, document_id: str, user_id: str) -> int | None:
+        """Delete a document and its chunks; only the collection's owner may. A
+        document that was knowledge (active or rolled back) makes a new version of the
+        collection (its number is returned; None otherwise). Deletion is erasure: no
+        rollback brings the document back."""
         with tenant_begin(self._engine, tenant_id) as conn:
             _owned_collection(conn, tenant_id, source_id, user_id)
             where = (
@@ -188,8 +212,21 @@ class Documents:
                 DocumentRow.source_id == source_id,
                 DocumentRow.id == document_id,
             )
-            if conn.execute(select(DocumentRow.id).where(*where)).first() is None:
+            status = conn.execute(select(DocumentRow.status).where(*where)).scalar()
+            if status is None:
                 raise DocumentNotFound()
+            version = None
+            if status in (ACTIVE, ROLLED_BACK):
+                version = record_version(
+                    conn,
+                    tenant_id,
+                    source_id,
+                    change="document_removed",
+                    ref_kind="document",
+                    ref_id=document_id,
+                    actor=user_id,
+                    now=self._clock(),
+                )
             conn.execute(
                 delete(DocumentChunkRow).where(
                     DocumentChunkRow.tenant_id == tenant_id,
@@ -197,6 +234,7 @@ class Documents:
                 )
             )
             conn.execute(delete(DocumentRow).where(*where))
+        return version
 
     def search(
         self,
@@ -266,11 +304,29 @@ class Documents:
 
     # Upload steps (worker threads) ---------------------------------------------------
 
-    def _prepare(self, tenant_id: str, source_id: str, user_id: str, text: str) -> list[str]:
-        """The chunks, once the caller is known to own the collection."""
+    def _prepare(
+        self, tenant_id: str, source_id: str, user_id: str, text: str
+    ) -> tuple[list[str], tuple[str, ...]]:
+        """The chunks and the uploader's anomaly reasons, once the caller is known to
+        own the collection."""
         with tenant_connect(self._engine, tenant_id) as conn:
             _owned_collection(conn, tenant_id, source_id, user_id)
-        return chunk_text(text)
+            activity = self._activity(conn, tenant_id, user_id)
+        chunks = chunk_text(text)
+        return chunks, anomaly_reasons(activity, self._limits, rated=False)
+
+    def _activity(self, conn: Connection, tenant_id: str, user_id: str) -> Activity:
+        """The uploader's uploads in the window (this one included) and the baseline."""
+        now = self._clock()
+        start = now - self._limits.window
+        since = start - self._limits.baseline
+        mine = (DocumentRow.tenant_id == tenant_id, DocumentRow.uploaded_by == user_id)
+        count = select(func.count()).select_from(DocumentRow).where(*mine)
+        recent = conn.execute(count.where(DocumentRow.created_at > start)).scalar_one() + 1
+        baseline = conn.execute(
+            count.where(DocumentRow.created_at > since, DocumentRow.created_at <= start)
+        ).scalar_one()
+        return Activity(recent, recent, baseline, baseline)
 
     def _seal(self, tenant_id: str, texts: Sequence[str], embed: bool) -> list[_Sealable]:
         vectors: Sequence[bytes] = [b""] * len(texts)
@@ -291,7 +347,10 @@ class Documents:
             out.append(_Sealable(chunk_id, ord_, name, blob))
         return out
 
-    def _insert(self, tenant_id: str, info: DocumentInfo, chunks: Sequence[_Sealable]) -> None:
+    def _insert(
+        self, tenant_id: str, info: DocumentInfo, chunks: Sequence[_Sealable]
+    ) -> int | None:
+        """Store the document, and if it is accepted, the collection's new version."""
         with tenant_begin(self._engine, tenant_id) as conn:
             # Again, in the writing transaction: the collection may have gone meanwhile.
             _owned_collection(conn, tenant_id, info.source_id, info.uploaded_by)
@@ -326,6 +385,18 @@ class Documents:
                         for c in chunks
                     ],
                 )
+            if info.status != ACTIVE:
+                return None
+            return record_version(
+                conn,
+                tenant_id,
+                info.source_id,
+                change="document_added",
+                ref_kind="document",
+                ref_id=info.id,
+                actor=info.uploaded_by,
+                now=info.created_at,
+            )
 
     def _open(self, tenant_id: str, chunk_id: str, blob: bytes) -> tuple[str, bytes] | None:
         """A chunk's text and vector (b"" when none); None when it does not open."""

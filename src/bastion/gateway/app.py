@@ -22,6 +22,7 @@ from bastion.gateway.admin.audit import AdminAudit
 from bastion.gateway.anthropic_routes import anthropic_routes
 from bastion.gateway.assistant_routes import assistant_router
 from bastion.gateway.document_routes import DocumentServices, document_router
+from bastion.gateway.feedback_routes import knowledge_router
 from bastion.gateway.http import error_response, json_response
 from bastion.gateway.incident_routes import incident_router
 from bastion.gateway.metrics_route import metrics_router
@@ -96,9 +97,16 @@ def create_app(runtime: Runtime, *, hsts: bool = False) -> FastPath:
     if runtime.data_sources is not None and runtime.documents is not None:
         app.include_router(
             document_router(
-                DocumentServices(callers, runtime.documents, runtime.audit, runtime.clock)
+                DocumentServices(
+                    callers,
+                    runtime.documents,
+                    runtime.audit,
+                    runtime.clock,
+                    limiter=runtime.limiter,
+                )
             )
         )
+    app.include_router(knowledge_router(runtime))
     if runtime.assistant is not None:
         app.include_router(
             assistant_router(

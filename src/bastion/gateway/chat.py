@@ -35,6 +35,7 @@ from bastion.errors import (
 from bastion.gateway.assemble import assemble_messages, gateway_system_message, needs_spotlight
 from bastion.gateway.interaction import ChatInput, Interaction, outcome_for
 from bastion.gateway.policies import PolicyStore, ResolvedPolicy
+from bastion.gateway.residency_check import check_residency
 from bastion.gateway.spotlight import Spotlight, generate_boundary, scan_role
 from bastion.ratelimit import RateLimiter, used_tokens
 from bastion.scanners import Decision, Pipeline, ScanContext, Stage, StreamGuard, Verdict
@@ -115,6 +116,7 @@ class ChatService:
         pseudonyms = await self._load_pseudonyms(it, owner)
         hash_key = await self._hash_key(it, resolved)
         messages = await self._scan_input(it, resolved, call.messages, pseudonyms, hash_key)
+        await check_residency(resolved, model, messages)
         if call.tools and not call.gateway_tools:
             # A client's tool definitions reach the model too: scan their text, whole.
             context = ScanContext(

@@ -6,6 +6,12 @@ A collection is a data source of kind ``documents`` (``POST /v1/sources`` with
 the tenant's input scanners before anything is stored (:mod:`bastion.documents.ingest`);
 a flagged document is kept quarantined and the answer (201) says so, with the reasons.
 
+Knowledge updates (``docs/poisoning.md``): an accepted upload or the deletion of a
+document that was knowledge is a new version of its collection (the answer and the
+record carry ``version``); uploads beyond the uploader's own baseline are quarantined
+(``anomaly.volume``); with a ``limiter``, uploads per user are also rate limited (429).
+Quarantined documents are reviewed through ``bastion.gateway.feedback_routes``.
+
 Every upload, deletion and search is one audit record: the collection, the document
 ids and the chunk count, the scanners' reasons, and for a search the SHA-256 of the
 query; never a document's text or the query itself.
@@ -29,10 +35,12 @@ from bastion.audit.decisions import record_decision
 from bastion.datasources.sources import SourceError, SourceForbidden, SourceNotFound
 from bastion.documents.errors import DocumentNotFound
 from bastion.documents.store import MAX_K, MAX_QUERY_CHARS, DocumentInfo, Documents, Hit
-from bastion.errors import InvalidRequest, NotFound
+from bastion.errors import InvalidRequest, NotFound, RateLimited
 from bastion.errors import PermissionDenied as Forbidden
+from bastion.feedback.limits import KnowledgeLimits
 from bastion.gateway.callers import Caller, Callers
 from bastion.gateway.openapi import error_responses
+from bastion.ratelimit import RateLimiter
 
 __all__ = ["DocumentServices", "document_router"]
 
@@ -45,6 +53,7 @@ _ERRORS = error_responses(
         "401": "Not authenticated",
         "403": "The role lacks datasources.use, or only the owner may do this",
         "404": "No such collection or document, or not one the caller may use",
+        "429": "Too many uploads from this user; try again later",
         "503": "The decision could not be recorded in the audit log",
     }
 )
@@ -71,13 +80,16 @@ class DocumentOut(BaseModel):
     id: str
     source_id: str
     name: str
-    status: Literal["active", "quarantined"]
+    status: Literal["active", "quarantined", "rejected", "rolled_back"]
     reasons: list[str] = Field(description="The scanners' reason codes, never content.")
     sha256: str
     chars: int
     chunks: int
     uploaded_by: str
     created_at: datetime
+    version: int | None = Field(
+        default=None, description="The collection's version this upload made, if accepted."
+    )
 
 
 class HitOut(BaseModel):
@@ -101,11 +113,16 @@ class DocumentServices:
         documents: Documents,
         audit: AuditLog,
         clock: Callable[[], datetime],
+        *,
+        limiter: RateLimiter | None = None,
+        upload_rate: str = KnowledgeLimits().document_rate,
     ) -> None:
         self.callers = callers
         self.documents = documents
         self.audit = audit
         self.clock = clock
+        self.limiter = limiter
+        self.upload_rate = upload_rate
 
     def __repr__(self) -> str:
         return "DocumentServices()"
@@ -123,6 +140,7 @@ def _out(info: DocumentInfo) -> DocumentOut:
         chunks=info.chunks,
         uploaded_by=info.uploaded_by,
         created_at=info.created_at,
+        version=info.version,
     )
 
 
@@ -168,6 +186,13 @@ def document_router(services: DocumentServices) -> APIRouter:
         stored quarantined, never retrieved, and the answer lists the reasons."""
         c = await caller(request)
         p = c.principal
+        route = "POST /v1/sources/{source_id}/documents"
+        if s.limiter is not None and not await s.limiter.hit(
+            s.upload_rate, "documents", p.tenant_id, p.user_id
+        ):
+            access = [{"source": source_id}]
+            await _audit(s, c, route, "document_refused", access, None, "rate_limit_exceeded")
+            raise RateLimited("Too many uploads; please try again later.", retry_after=60)
         info = await _mapped(
             s.documents.upload(
                 p.tenant_id, source_id, p.user_id, c.role, body.name, body.text, policy=p.policy
@@ -177,10 +202,14 @@ def document_router(services: DocumentServices) -> APIRouter:
         await _audit(
             s,
             c,
-            "POST /v1/sources/{source_id}/documents",
+            route,
             outcome,
             [{"source": source_id, "documents": [info.id], "chunks": info.chunks}],
-            {"reasons": list(info.reasons), "document_sha256": info.sha256},
+            {
+                "reasons": list(info.reasons),
+                "document_sha256": info.sha256,
+                "version": info.version,
+            },
         )
         return _out(info)
 
@@ -197,14 +226,16 @@ def document_router(services: DocumentServices) -> APIRouter:
         """Delete a document and its chunks (the collection's owner only)."""
         c = await caller(request)
         p = c.principal
-        await _mapped(thread(s.documents.delete, p.tenant_id, source_id, document_id, p.user_id))
+        version = await _mapped(
+            thread(s.documents.delete, p.tenant_id, source_id, document_id, p.user_id)
+        )
         await _audit(
             s,
             c,
             "DELETE /v1/sources/{source_id}/documents/{document_id}",
             "document_deleted",
             [{"source": source_id, "documents": [document_id]}],
-            None,
+            {"version": version} if version is not None else None,
         )
         return Response(status_code=204)
 
@@ -254,6 +285,7 @@ async def _audit(
     outcome: str,
     access: list[dict[str, Any]],
     extra: dict[str, Any] | None,
+    error_code: str | None = None,
 ) -> None:
     p = c.principal
     await record_decision(
@@ -266,6 +298,7 @@ async def _audit(
         user_id=p.user_id,
         key_id=p.key_id,
         session_id=p.session_id,
+        error_code=error_code,
         extra=extra,
         data_sources=access,
     )

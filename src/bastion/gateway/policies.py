@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,8 @@ from bastion.detection.policy import (
 )
 from bastion.errors import PolicyUnavailable
 from bastion.gateway.tenant_policies import TenantPolicies, tenant_policy_name
+from bastion.governance.residency import ResidencyPolicy, parse_residency_policy
+from bastion.integrity import ArtifactIntegrityError
 from bastion.policy import Policy, PolicyError, default_policy, load_policy, parse_policy
 from bastion.ratelimit import RateLimits, parse_rate_limits
 from bastion.scanners import Pipeline, ScannerRegistry, Stage, build_pipeline
@@ -43,6 +45,7 @@ class ResolvedPolicy:
     actions: ActionPolicy = field(default_factory=ActionPolicy)
     detection: DetectionPolicy = field(default_factory=DetectionPolicy)
     response: ResponsePolicy = field(default_factory=ResponsePolicy)
+    residency: ResidencyPolicy = field(default_factory=ResidencyPolicy)
 
     def allows_model(self, role: str, model: str) -> bool:
         """The policy's ``models`` and the role's own list in ``[access]`` both allow it."""
@@ -62,10 +65,14 @@ class PolicyStore:
         registry: ScannerRegistry,
         *,
         tenant_policies: TenantPolicies | None = None,
+        on_integrity: Callable[[ArtifactIntegrityError], None] | None = None,
     ) -> None:
+        """``on_integrity``: told when a scanner's model file fails its integrity check
+        (the gateway raises a critical alert); the policy is unavailable either way."""
         self._dir = policies_dir
         self._registry = registry
         self._tenant_policies = tenant_policies
+        self._on_integrity = on_integrity
         self._cache: dict[str, ResolvedPolicy] = {}
 
     def check(self, policy: Policy) -> ResolvedPolicy:
@@ -95,6 +102,11 @@ class PolicyStore:
             else:
                 raise PolicyError(f"policy {name!r} not found")
             return resolve_policy(policy, self._registry)
+        except ArtifactIntegrityError as exc:
+            log.error("policy unavailable name=%s reason=artifact_integrity", name)
+            if self._on_integrity is not None:
+                self._on_integrity(exc)
+            raise PolicyUnavailable("The tenant's policy could not be loaded.") from None
         except (PolicyError, ValueError) as exc:
             # Errors name the file, table and key, never a value (secrets are never in
             # policy files, and the parsers do not echo values).
@@ -118,6 +130,7 @@ def resolve_policy(
     check_sso(policy.sso)
     detection = parse_detection_policy(policy.detection)
     response = parse_response_policy(policy.response)
+    residency = parse_residency_policy(policy.residency)
     needs_hash_key = any(
         getattr(scanner, "needs_hash_key", False)
         for stage in Stage
@@ -132,6 +145,7 @@ def resolve_policy(
         actions=action_policy,
         detection=detection,
         response=response,
+        residency=residency,
     )
 
 

@@ -31,15 +31,19 @@ from bastion.gateway.callers import Callers
 from bastion.gateway.chat import ChatService
 from bastion.gateway.http import presented_key
 from bastion.gateway.isolation_gate import IsolationGate
+from bastion.gateway.model_table import ModelTable
 from bastion.gateway.monitoring import Monitoring
 from bastion.gateway.policies import PolicyStore
 from bastion.gateway.responder import AutoResponder
 from bastion.gateway.spotlight import generate_boundary
 from bastion.gateway.tenant_policies import TenantPolicies
-from bastion.gateway.upstream_keys import UpstreamKeys
+from bastion.governance.alarm import IntegrityAlarm
+from bastion.governance.audit import recorder
+from bastion.governance.registry import ModelRegistry
 from bastion.identity import AuthCache, IdentityService, Principal
 from bastion.identity.attributes import UserAttributes, caller_params
 from bastion.identity.directory import Directory
+from bastion.integrity import ArtifactIntegrityError
 from bastion.observability import GatewayMetrics
 from bastion.ratelimit import RateLimiter
 from bastion.response import ResponseServices, TenantPolicyEditor
@@ -92,8 +96,11 @@ class Runtime:
     # Incident response: playbooks act through these; the gate refuses isolated callers.
     gate: IsolationGate = field(init=False)
     response: ResponseServices = field(init=False)
-    # Sealed upstream provider keys, reopened when rotated (see gateway.upstream_keys).
-    upstream_keys: UpstreamKeys = field(init=False)
+    # The model registry; the settings' models as configured (before the registry).
+    registry: ModelRegistry | None = None
+    configured_models: list[ModelConfig] = field(default_factory=list)
+    # What is served: the registry's versions, keys opened (see gateway.model_table).
+    model_table: ModelTable = field(init=False)
 
     def __post_init__(self) -> None:
         self.sso = SsoService(
@@ -125,11 +132,12 @@ class Runtime:
         self.monitoring = Monitoring(
             self.settings, self.engine, self.audit, self.policies, self.metrics, self.clock
         )
-        self.upstream_keys = UpstreamKeys(
-            self.settings.models,
+        self.model_table = ModelTable(
+            self.configured_models or self.settings.models,
+            self.registry or ModelRegistry(self.engine, self.clock),
             self.secrets,
             self._use_models,
-            interval=self.settings.upstream_key_refresh_seconds,
+            interval=self.settings.models_refresh_seconds,
         )
         self.response = self._response()
         self.monitoring.on_alert(
@@ -157,8 +165,8 @@ class Runtime:
             audit_sealer=self.sealer,
             conversations=conversations,
             secrets=self.secrets,
-            upstream_secrets=self.upstream_keys.names,
-            rotate_upstream=self.upstream_keys.reopen,
+            upstream_secrets=self.model_table.secret_names,
+            rotate_upstream=self.model_table.reload,
             policies=TenantPolicyEditor(self.engine, self.policies, TenantPolicies(self.engine)),
         )
 
@@ -252,18 +260,30 @@ class Runtime:
         engine = engine or make_engine(
             settings.database_url, sqlite_synchronous=settings.sqlite_synchronous
         )
+        keyring = keyring_for(settings, engine, clock)
+        sealer = AuditSealer(keyring) if keyring is not None else None
+        store = SecretStore(engine, keyring, clock) if keyring is not None else None
+        governance = recorder(engine, sealer)  # the deployment's chain, synchronously
+        metrics = GatewayMetrics()
+        alarm = IntegrityAlarm(governance, clock, metrics)
         policies = PolicyStore(
             settings.policies_dir,
             registry or default_registry(),
             tenant_policies=TenantPolicies(engine),
+            on_integrity=alarm,
         )
-        keyring = keyring_for(settings, engine, clock)
-        sealer = AuditSealer(keyring) if keyring is not None else None
-        store = SecretStore(engine, keyring, clock) if keyring is not None else None
-        if any(model.api_key_secret for model in settings.models):
-            opened = open_model_keys(settings.models, store)
-            settings = settings.model_copy(update={"models": opened})
-        metrics = GatewayMetrics()
+        # The configured models become registry versions (once per change); what is
+        # served is each alias's current version, its sealed key opened (or no start).
+        configured = list(settings.models)
+        models = ModelRegistry(engine, clock, governance)
+        models.sync_config(configured)
+        served = open_model_keys(models.served(configured), store)
+        settings = settings.model_copy(update={"models": served})
+        try:
+            embedder = embedder or load_embedder(settings.documents_embeddings)
+        except ArtifactIntegrityError as exc:
+            alarm(exc)  # a swapped embedding model: alert, and do not start
+            raise
         audit = AuditLog(
             engine,
             sealer=sealer,
@@ -308,20 +328,22 @@ class Runtime:
             else None,
             executor=Executor(hosts=HostPolicy(settings.data_sources_allowed_hosts)),
             keyring=keyring,
-            embedder=embedder or load_embedder(settings.documents_embeddings),
+            embedder=embedder,
             metrics=metrics,
+            registry=models,
+            configured_models=configured,
         )
 
     async def start(self, *, monitoring: bool | None = None) -> None:
         """Start the audit writer, and detection and SIEM forwarding unless they run in
         a separate ``bastion monitor`` process (``monitoring``: decide here)."""
         await self.audit.start()
-        await self.upstream_keys.start()
+        await self.model_table.start()
         if monitoring if monitoring is not None else self.settings.stream_workers == "gateway":
             await self.monitoring.start()
 
     async def aclose(self) -> None:
-        await self.upstream_keys.aclose()
+        await self.model_table.aclose()
         await self.monitoring.aclose()
         await self.sso.aclose()
         await anyio.to_thread.run_sync(self.executor.close)

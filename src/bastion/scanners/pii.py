@@ -60,6 +60,11 @@ class PiiScanner:
         names = ", names=True" if self.policy.names is not None else ""
         return f"PiiScanner(region={self.policy.region!r}{names})"
 
+    def labels(self, text: str) -> set[str]:
+        """The classification labels (``public`` .. ``restricted``) of the personal data
+        in ``text`` under this policy: what data residency rules weigh."""
+        return {self.policy.labels[found.type] for found in self._detector.detect(text)}
+
     def scan(self, text: str, context: ScanContext) -> ScanResult:
         if context.role == "tool_definition":
             return ScanResult.allow(self.name)

@@ -39,6 +39,7 @@ class SiemSinkConfig(BaseModel):
         default=None, description="syslog, cef, jsonl or ocsf (default: syslog / jsonl)."
     )
     start_at: Literal["start", "now"] = "start"
+    region: str = Field(default="", max_length=64)  # where the receiver is (residency)
     # syslog
     host: str = ""
     port: int = Field(default=0, ge=0, le=65535)

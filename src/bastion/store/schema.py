@@ -489,3 +489,7 @@ Index(
     sqlite_where=IsolationRow.released_at.is_(None),
     postgresql_where=IsolationRow.released_at.is_(None),
 )
+
+
+# Tables defined in their own modules, on this Base (imported last: they need it).
+from bastion.store import schema_feedback, schema_governance  # noqa: E402, F401

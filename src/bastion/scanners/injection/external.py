@@ -24,7 +24,6 @@ other classifier can be passed to :class:`PromptInjectionScanner` as ``external=
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import math
 import re
@@ -32,7 +31,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ExternalModelError", "OnnxClassifier", "load_external", "sha256_file"]
+from bastion.integrity import ArtifactIntegrityError, sha256_file
+
+__all__ = [
+    "ExternalIntegrityError",
+    "ExternalModelError",
+    "OnnxClassifier",
+    "load_external",
+    "sha256_file",
+]
 
 _INSTALL = "pip install 'bastion-gateway[onnx]'"
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -43,12 +50,13 @@ class ExternalModelError(ValueError):
     """The external classifier cannot be used; the message says what to fix."""
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+class ExternalIntegrityError(ExternalModelError, ArtifactIntegrityError):
+    """The external classifier's file does not match the SHA-256 its policy pins."""
+
+    def __init__(self, message: str, *, path: Path, expected: str, actual: str) -> None:
+        ArtifactIntegrityError.__init__(
+            self, message, artifact="onnx_classifier", path=path, expected=expected, actual=actual
+        )
 
 
 def _import(module: str) -> Any:
@@ -114,10 +122,13 @@ def load_external(scanner: str, spec: object) -> tuple[OnnxClassifier, float]:
             raise ExternalModelError(f"{scanner}: external classifier file {file} does not exist")
     actual = sha256_file(path)
     if actual != expected.lower():
-        raise ExternalModelError(
+        raise ExternalIntegrityError(
             f"{scanner}: external classifier {path} has SHA-256 {actual}, but the policy "
             f"pins {expected.lower()}; refusing to load it (update 'external.sha256' only "
-            "if you trust the new file)"
+            "if you trust the new file)",
+            path=path,
+            expected=expected.lower(),
+            actual=actual,
         )
     ort = _import("onnxruntime")
     tokenizers = _import("tokenizers")

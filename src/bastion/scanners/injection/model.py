@@ -38,6 +38,7 @@ from itertools import pairwise, repeat
 from pathlib import Path
 from typing import Any
 
+from bastion.integrity import ArtifactIntegrityError
 from bastion.scanners.injection._features import (
     NORM_PSEUDOCOUNT,
     TOKEN_PATTERN,
@@ -62,8 +63,15 @@ _FILES = ("model.json", "weights.f32")
 _MEMO_LIMIT = 65536
 
 
-class ModelIntegrityError(Exception):
+class ModelIntegrityError(ArtifactIntegrityError):
     """A model file is missing, malformed or does not match its recorded SHA-256."""
+
+    def __init__(
+        self, message: str, *, path: str | Path = "", expected: str = "", actual: str = ""
+    ) -> None:
+        super().__init__(
+            message, artifact="injection_model", path=path, expected=expected, actual=actual
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +106,10 @@ def _verify(directory: Path, expected_manifest: str | None) -> str:
         raise ModelIntegrityError(
             f"injection model manifest {directory / 'MANIFEST.json'} has SHA-256 "
             f"{manifest_sha[:16]}…, expected {expected_manifest[:16]}…; refusing to load "
-            "(reinstall the package or retrain with training/train_injection.py)"
+            "(reinstall the package or retrain with training/train_injection.py)",
+            path=directory / "MANIFEST.json",
+            expected=expected_manifest,
+            actual=manifest_sha,
         )
     for name in _FILES:
         path = directory / name
@@ -109,7 +120,10 @@ def _verify(directory: Path, expected_manifest: str | None) -> str:
         if actual != files[name]:
             raise ModelIntegrityError(
                 f"injection model file {path} does not match MANIFEST.json "
-                f"(SHA-256 {actual[:16]}…, expected {files[name][:16]}…); refusing to load"
+                f"(SHA-256 {actual[:16]}…, expected {files[name][:16]}…); refusing to load",
+                path=path,
+                expected=files[name],
+                actual=actual,
             )
     return manifest_sha
 
