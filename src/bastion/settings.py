@@ -71,6 +71,11 @@ class ModelConfig(BaseModel):
         description="Where the upstream processes requests (e.g. eu-west-1, us, on-prem): "
         "kept in the model registry, checked by residency rules and the posture check.",
     )
+    probe_latency_ms: tuple[float, float] = Field(
+        default=(0.0, 30000.0),
+        description="The band each behaviour probe's answer must arrive in (ms), when "
+        "BASTION_MODEL_PROBE_SECONDS is set; outside it the model's latency drifted.",
+    )
     connect_timeout: float = Field(default=5.0, gt=0)
     read_timeout: float = Field(default=120.0, gt=0)
     spki_sha256: tuple[str, ...] = Field(
@@ -98,6 +103,9 @@ class ModelConfig(BaseModel):
     def _one_key_source(self) -> ModelConfig:
         if self.api_key_env and self.api_key_secret:
             raise ValueError("set api_key_env or api_key_secret, not both")
+        low, high = self.probe_latency_ms
+        if not 0 <= low <= high:
+            raise ValueError("probe_latency_ms must be [low, high] with 0 <= low <= high")
         return self
 
     def with_sealed_key(self, value: str) -> ModelConfig:
@@ -225,6 +233,19 @@ class Settings(BaseSettings):
         "`bastion models rollback`, `bastion secrets set` or an incident's key rotation "
         "in another process, every gateway serves the change within this time (0: only "
         "at start, and key rotations by playbooks in this process).",
+    )
+    incident_model_rollback: bool = Field(
+        default=False,
+        description="Let the harmful_output playbook roll the interaction's model back "
+        "one version in the registry. Off by default: a model alias serves every "
+        "tenant, so one tenant's incident would change it for all.",
+    )
+    model_probe_seconds: float = Field(
+        default=0.0,
+        ge=0,
+        description="How often every served model gets its behaviour probes (answer "
+        "format, refusal of a known injection, no canary leak, latency band); a check "
+        "that starts failing raises an alert. 0: never (the probes cost tokens).",
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     public_url: str = Field(

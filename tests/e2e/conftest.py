@@ -35,6 +35,7 @@ from bastion.gateway.runtime import Runtime, utc_now
 from bastion.gateway.server import uvicorn_config
 from bastion.identity import IdentityService
 from bastion.scanners import ScannerRegistry, default_registry
+from bastion.secrets import DEPLOYMENT
 from bastion.settings import ModelConfig, Settings
 from bastion.store import make_engine
 from bastion.store.schema import AuditRecord
@@ -117,15 +118,23 @@ class Gateway:
         self.clients.append(client)
         return client
 
-    def audit_count(self) -> int:
+    def audit_count(self, *, deployment: bool = False) -> int:
+        """Records in the tenants' chains (``deployment``: the deployment's too, where
+        the model registry and other governance decisions are recorded)."""
+        query = select(func.count()).select_from(AuditRecord)
+        if not deployment:
+            query = query.where(AuditRecord.tenant_id != DEPLOYMENT)
         with self.engine.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(AuditRecord)).scalar_one())
+            return int(conn.execute(query).scalar_one())
 
-    def audit_bodies(self) -> list[str]:
-        """Every record's full body (sealed content opened), in insertion order."""
+    def audit_bodies(self, *, deployment: bool = False) -> list[str]:
+        """Every tenant record's full body (sealed content opened), in insertion order
+        (``deployment``: the deployment's chain too)."""
         query = select(
             AuditRecord.tenant_id, AuditRecord.hash, AuditRecord.body, AuditRecord.sealed
         ).order_by(AuditRecord.id)
+        if not deployment:
+            query = query.where(AuditRecord.tenant_id != DEPLOYMENT)
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
         bodies = []

@@ -80,6 +80,6 @@ def test_rollback_under_traffic(gateway: Gateway) -> None:
     sent = [r.body.get("model") for r in gateway.upstream.requests[start:]]
     assert "scripted-gpt-2024-12-01" in sent
     assert sent[-1] == "scripted-gpt"
-    records = [b for b in gateway.audit_bodies() if '"route":"governance"' in b]
+    records = [b for b in gateway.audit_bodies(deployment=True) if '"route":"governance"' in b]
     assert any('"outcome":"model_rollback"' in b for b in records)
     assert gateway.verify().ok

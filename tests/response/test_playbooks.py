@@ -9,6 +9,8 @@ from datetime import timedelta
 import pytest
 
 from bastion.errors import AuthenticationFailed
+from bastion.governance.audit import recorder
+from bastion.governance.registry import ModelRegistry
 from bastion.response import (
     IncidentStore,
     Isolations,
@@ -16,6 +18,7 @@ from bastion.response import (
     run_playbook,
 )
 from bastion.secrets.store import DEPLOYMENT
+from bastion.settings import ModelConfig
 from tests.response.conftest import MARKER, NOW, SECRET_VALUE, World, verdict
 from tests.response.playbook_checks import (
     assert_recorded,
@@ -181,7 +184,7 @@ async def test_harmful_output_applies_an_output_rule(world: World) -> None:
     assert policy.system_prompt == world.policy_store.get("default").policy.system_prompt
     flagged = report.incident.step("flag_interaction").detail
     assert flagged["request_id"] == "req-harm" and flagged["outcome"] == "redacted"
-    assert report.incident.step("rollback_model").reason == "no_model_registry"
+    assert report.incident.step("rollback_model").reason == "rollback_not_allowed"
     assert_recorded(world, report)
     again = await run_playbook(
         "harmful_output",
@@ -192,6 +195,37 @@ async def test_harmful_output_applies_an_output_rule(world: World) -> None:
     )
     assert again.incident.step("add_output_rule").detail["already_in_force"] is True
     assert world.directory.tenant(world.tenant_id)[1] == name  # no empty new version
+
+
+async def test_harmful_output_rolls_the_model_back_where_the_registry_allows(
+    world: World,
+) -> None:
+    """With the deployment's leave (a registry given), the interaction's model goes back
+    one version, recorded in the deployment's chain; without an earlier version, or for
+    a model the registry does not know, the step says why and changes nothing."""
+    registry = ModelRegistry(world.app_engine, world.clock, recorder(world.app_engine, None))
+    for upstream in ("m-2024-08-06", "m-2024-11-20"):
+        registry.register(
+            ModelConfig(
+                name="gpt-test", base_url="https://api.example/v1", upstream_model=upstream
+            ),
+            actor="cli",
+        )
+    await world.record(request_id="req-harm", session_id=None, key_id=world.keys[0].id)
+    subject = Subject(world.tenant_id, request_id="req-harm")
+    services = world.services(models=registry)
+    report = await run_playbook(
+        "harmful_output", subject, services, trigger="manual", opened_by="u1"
+    )
+    step = report.incident.step("rollback_model")
+    assert (step.status, step.detail["from_version"], step.detail["to_version"]) == ("done", 2, 1)
+    assert [v.upstream_model for v in registry.current()] == ["m-2024-08-06"]
+    again = await run_playbook(
+        "harmful_output", subject, services, trigger="manual", opened_by="u1"
+    )
+    assert again.incident.step("rollback_model").reason == "no_earlier_version"
+    assert [v.version for v in registry.current()] == [1]
+    assert_recorded(world, report)
 
 
 async def test_harmful_output_without_a_rule_it_can_express_stays_open(world: World) -> None:

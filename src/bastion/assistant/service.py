@@ -33,6 +33,7 @@ from bastion.assistant.memory import Conversations, Turn
 from bastion.assistant.tools import TOOL_NAMES, TOOL_SPECS, CallerRef, ToolBox, ToolOutcome
 from bastion.gateway.chat import ChatService, Prepared
 from bastion.gateway.interaction import ChatInput, Interaction
+from bastion.governance.residency import DataHop
 from bastion.scanners import Decision, ScanContext, Stage
 from bastion.upstream.base import ChatMessage, Usage
 
@@ -208,7 +209,8 @@ class AssistantService:
             proposal = await self._actions.propose(caller, policy, name, arguments, bound)
             return await self._action_result(it, prepared, proposal, target, out)
         else:
-            outcome = await anyio.to_thread.run_sync(self._tools.run, caller, name, arguments)
+            hop = DataHop(prepared.resolved.residency, prepared.model.name, prepared.model.region)
+            outcome = await anyio.to_thread.run_sync(self._tools.run, caller, name, arguments, hop)
         action: dict[str, Any] = {"tool": name[:64], "status": outcome.status}
         if outcome.access is not None:
             it.data_sources.append(outcome.access)

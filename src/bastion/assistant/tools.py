@@ -32,6 +32,7 @@ from bastion.datasources.sources import (
     SourceInfo,
     SourceNotFound,
 )
+from bastion.governance.residency import DataHop
 from bastion.identity.caller_ref import CallerRef
 
 __all__ = ["TOOL_NAMES", "TOOL_SPECS", "CallerRef", "Searcher", "ToolBox", "ToolOutcome"]
@@ -137,7 +138,10 @@ class ToolBox:
     def __repr__(self) -> str:
         return "ToolBox()"
 
-    def run(self, caller: CallerRef, name: str, arguments: str) -> ToolOutcome:
+    def run(
+        self, caller: CallerRef, name: str, arguments: str, hop: DataHop | None = None
+    ) -> ToolOutcome:
+        """``hop``: the tenant's residency rules and the model the rows would reach."""
         if name not in TOOL_NAMES:
             return _error(f"unknown tool {name[:64]!r}; the tools are {sorted(TOOL_NAMES)}")
         try:
@@ -152,7 +156,7 @@ class ToolBox:
             if name == "describe_source":
                 return self._describe(caller, _text(args, "source"))
             if name == "run_query":
-                return self._query(caller, _text(args, "source"), _text(args, "sql"))
+                return self._query(caller, _text(args, "source"), _text(args, "sql"), hop)
             return self._search(caller, _text(args, "query"), args.get("k", 5))
         except _BadArgument as exc:
             return _error(str(exc))
@@ -189,10 +193,14 @@ class ToolBox:
         body = {"id": source.id, "name": source.name, "dialect": source.kind, "tables": tables}
         return ToolOutcome(_json(body), "ok")
 
-    def _query(self, caller: CallerRef, ref: str, sql: str) -> ToolOutcome:
+    def _query(self, caller: CallerRef, ref: str, sql: str, hop: DataHop | None) -> ToolOutcome:
         source = self._open(caller, ref)
         if source.kind not in ("postgres", "mysql", "sqlite"):
             return _error("not a database source; use search_documents")
+        refusal = hop.refusal(source.config.classification, source.config.region) if hop else None
+        if refusal is not None:
+            access = {"source": source.id, "status": "refused", "error": "residency_denied"}
+            return ToolOutcome(_json({"error": refusal}), "refused", access)
         outcome = run_guarded(
             self._executor,
             source,

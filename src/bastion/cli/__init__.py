@@ -19,11 +19,13 @@ def build_app() -> typer.Typer:
     from bastion.cli.keys_cmd import keys_app
     from bastion.cli.models_cmd import models_app
     from bastion.cli.monitor_cmd import monitor
+    from bastion.cli.posture_cmd import posture
     from bastion.cli.redteam_cmd import redteam
     from bastion.cli.scan_cmd import scan
     from bastion.cli.secrets_cmd import secrets_app
     from bastion.cli.serve_cmd import serve
     from bastion.cli.sql_cmd import sql_app
+    from bastion.cli.threat_cmd import threat_model
 
     app = typer.Typer(
         name="bastion",
@@ -38,6 +40,8 @@ def build_app() -> typer.Typer:
     app.command()(scan)
     app.command()(demo)
     app.command()(bom)
+    app.command()(posture)
+    app.command(name="threat-model")(threat_model)
     app.command(name="redteam")(redteam)
     app.add_typer(keys_app(), name="keys")
     app.add_typer(audit_app(), name="audit")

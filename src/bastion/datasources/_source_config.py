@@ -156,6 +156,10 @@ class SourceConfig(BaseModel):
     row_cap: int = Field(default=1000, ge=1, le=100_000)
     tables: dict[str, TableConfig]
     db_role: str | None = None
+    # Governance (issue 10): the highest label of the data the source holds, and where
+    # it is kept; shown in the threat model's inputs and residency map.
+    classification: Literal["public", "internal", "confidential", "restricted"] = "confidential"
+    region: str = Field(default="", max_length=64)
 
     @field_validator("db_role")
     @classmethod

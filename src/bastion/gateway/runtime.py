@@ -39,6 +39,7 @@ from bastion.gateway.spotlight import generate_boundary
 from bastion.gateway.tenant_policies import TenantPolicies
 from bastion.governance.alarm import IntegrityAlarm
 from bastion.governance.audit import recorder
+from bastion.governance.probe_worker import ProbeWorker
 from bastion.governance.registry import ModelRegistry
 from bastion.identity import AuthCache, IdentityService, Principal
 from bastion.identity.attributes import UserAttributes, caller_params
@@ -55,6 +56,7 @@ from bastion.settings import ModelConfig, Settings
 from bastion.sso.service import SsoService
 from bastion.sso.store import DbReplayStore, LoginStates
 from bastion.store import is_sqlite, make_engine
+from bastion.stream.store import StreamLeases
 from bastion.upstream import UpstreamPool
 
 __all__ = ["Runtime", "utc_now"]
@@ -101,6 +103,8 @@ class Runtime:
     configured_models: list[ModelConfig] = field(default_factory=list)
     # What is served: the registry's versions, keys opened (see gateway.model_table).
     model_table: ModelTable = field(init=False)
+    # Behaviour probes of the served models (model_probe_seconds; with monitoring).
+    probes: ProbeWorker = field(init=False)
 
     def __post_init__(self) -> None:
         self.sso = SsoService(
@@ -139,6 +143,15 @@ class Runtime:
             self._use_models,
             interval=self.settings.models_refresh_seconds,
         )
+        self.probes = ProbeWorker(
+            lambda: self.settings.models,
+            self.upstreams,
+            recorder(self.engine, self.sealer),
+            StreamLeases(self.engine, self.clock),
+            self.clock,
+            interval=self.settings.model_probe_seconds,
+            metrics=self.metrics,
+        )
         self.response = self._response()
         self.monitoring.on_alert(
             AutoResponder(
@@ -167,6 +180,7 @@ class Runtime:
             secrets=self.secrets,
             upstream_secrets=self.model_table.secret_names,
             rotate_upstream=self.model_table.reload,
+            models=self.registry if self.settings.incident_model_rollback else None,
             policies=TenantPolicyEditor(self.engine, self.policies, TenantPolicies(self.engine)),
         )
 
@@ -341,8 +355,10 @@ class Runtime:
         await self.model_table.start()
         if monitoring if monitoring is not None else self.settings.stream_workers == "gateway":
             await self.monitoring.start()
+            await self.probes.start()
 
     async def aclose(self) -> None:
+        await self.probes.aclose()
         await self.model_table.aclose()
         await self.monitoring.aclose()
         await self.sso.aclose()

@@ -97,8 +97,12 @@ class ModelVersion:
 
 def spec_of(config: ModelConfig) -> dict[str, Any]:
     """The configuration a version keeps: everything but extra headers (they may carry
-    credentials), with the model's name as its alias."""
-    spec: dict[str, Any] = config.model_dump(mode="json", exclude={"headers"})
+    credentials) and settings left at their defaults (so a Bastion release that adds a
+    model setting does not make every model a new version), with the model's name as
+    its alias."""
+    spec: dict[str, Any] = config.model_dump(
+        mode="json", exclude={"headers"}, exclude_defaults=True
+    )
     return spec
 
 

@@ -47,6 +47,7 @@ class RecordRef:
     outcome: str
     route: str
     findings: tuple[tuple[str, str, str], ...]  # (stage, scanner, finding type)
+    model: str = ""  # the model alias the request named
 
     def detail(self) -> dict[str, Any]:
         return {
@@ -84,6 +85,7 @@ def find_record(engine: Engine, tenant_id: str, request_id: str) -> RecordRef | 
         outcome=str(row.outcome),
         route=_route(body.get("route")),
         findings=findings[:_MAX_TYPES],
+        model=str(body.get("model") or "")[:128],
     )
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from bastion.assistant.memory import Conversations
 from bastion.audit import AuditEvent, AuditReceipt, AuditSealer
 from bastion.crypto import Keyring
+from bastion.governance.registry import ModelRegistry
 from bastion.identity.directory import Directory
 from bastion.policy import Policy
 from bastion.secrets.store import SecretStore
@@ -57,7 +58,8 @@ class ResponseServices:
     names just stored, so the running gateway reopens them (``open_model_keys`` runs
     only at start-up). ``lookback``: how far back the evidence steps read the audit
     chain when the subject gives no ``since``. ``scan_limit``: the most audit records
-    one evidence step reads (the rest is reported as truncated).
+    one evidence step reads (the rest is reported as truncated). ``models``: the
+    model registry, given only where the deployment lets playbooks roll a model back.
     """
 
     engine: Engine
@@ -72,6 +74,8 @@ class ResponseServices:
     secrets: SecretStore | None = None
     upstream_secrets: tuple[str, ...] = ()
     rotate_upstream: Callable[[tuple[str, ...]], None] | None = None
+    # The model registry, when playbooks may roll models back (a deployment setting).
+    models: ModelRegistry | None = None
     policies: PolicyEditor | None = None
     lookback: timedelta = field(default=timedelta(hours=24))
     scan_limit: int = 50_000

@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from bastion.assistant.memory import ConversationError, ConversationNotFound
 from bastion.audit import SealedContentError, verify_chain
+from bastion.governance.registry import RegistryError
 from bastion.identity.service import IdentityError, IssuedKey, KeyInfo
 from bastion.response import evidence as audit_evidence
 from bastion.response.isolation import IsolationKind, Isolations
@@ -404,5 +405,20 @@ def rotate_upstream_keys(ctx: StepContext) -> StepOutcome:
 
 
 def rollback_model(ctx: StepContext) -> StepOutcome:
-    """Roll the model back where a registry allows: there is no model registry yet."""
-    return _skipped("no_model_registry")
+    """Roll the interaction's model back one version in the registry, where the
+    deployment allows playbooks to (``BASTION_INCIDENT_MODEL_ROLLBACK``: a rollback
+    changes the model for every tenant) and an earlier version exists."""
+    registry = ctx.services.models
+    if registry is None:
+        return _skipped("rollback_not_allowed", setting="BASTION_INCIDENT_MODEL_ROLLBACK")
+    record = ctx.record()
+    if record is None or not record.model:
+        return _skipped("no_model", request_id=ctx.subject.request_id)
+    try:
+        old, new = registry.rollback(record.model, actor=f"incident:{ctx.incident_id}")
+    except RegistryError as exc:
+        reason = "no_earlier_version" if "first" in str(exc) else "not_in_registry"
+        if "someone else" in str(exc):
+            return _failed("concurrent_change", model=record.model)
+        return _skipped(reason, model=record.model)
+    return _done(model=record.model, from_version=old, to_version=new)
