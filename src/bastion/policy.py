@@ -89,6 +89,9 @@ class Policy(BaseModel):
     # Data residency (issue 10): allowed regions per classification; checked by
     # bastion.governance.residency.
     residency: dict[str, Any] = Field(default_factory=dict)
+    # Knowledge updates (poisoning defense): sizes, per-user rates and anomaly
+    # thresholds for feedback and documents; checked by bastion.feedback.limits.
+    knowledge: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("untrusted_roles")
     @classmethod

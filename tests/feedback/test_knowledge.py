@@ -4,6 +4,7 @@ baseline, quarantined when flagged, sealed at rest, reviewed, versioned, rolled 
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,7 +16,9 @@ from sqlalchemy import Engine, insert, select
 from bastion.assistant.memory import ConversationNotFound, Conversations, Turn
 from bastion.crypto import Keyring, LocalKeyProvider
 from bastion.datasources.sources import DataSources
+from bastion.documents.embed import Embedder, EmbeddingsUnavailable, load_embedder
 from bastion.documents.review import DocumentReview
+from bastion.documents.sealed import ChunkSealer
 from bastion.documents.store import Documents
 from bastion.feedback import (
     FeedbackInfo,
@@ -31,7 +34,7 @@ from bastion.feedback import (
 from bastion.feedback.store import Rating
 from bastion.policy import Policy
 from bastion.scanners import build_pipeline, default_registry
-from bastion.store.schema import Tenant, User
+from bastion.store.schema import DocumentChunkRow, Tenant, User
 from bastion.store.schema_feedback import FeedbackRow
 
 KEK = bytes(range(9, 41))
@@ -63,16 +66,17 @@ class World:
     analyst: str
     source: str
     clock: Clock
+    keyring: Keyring
     documents: Documents
     review: DocumentReview
     versions: KnowledgeVersions
     conversations: Conversations
     feedback: Callable[[KnowledgeLimits], FeedbackStore]
 
-    def upload(self, name: str, text: str) -> tuple[str, str, int | None]:
+    def upload(self, name: str, text: str, policy: str = "p") -> tuple[str, str, int | None]:
         info = asyncio.run(
             self.documents.upload(
-                self.tenant, self.source, self.owner, "member", name, text, policy="p"
+                self.tenant, self.source, self.owner, "member", name, text, policy=policy
             )
         )
         return info.id, info.status, info.version
@@ -107,7 +111,9 @@ def world(engine: Engine, app_engine: Engine) -> World:
     conversations = Conversations(app_engine, keyring, clock)
 
     def feedback(limits: KnowledgeLimits) -> FeedbackStore:
-        return FeedbackStore(app_engine, keyring, clock, lambda _p: pipeline, conversations, limits)
+        return FeedbackStore(
+            app_engine, keyring, clock, lambda _p: pipeline, conversations, lambda _p: limits
+        )
 
     return World(
         tenant,
@@ -115,12 +121,25 @@ def world(engine: Engine, app_engine: Engine) -> World:
         analyst,
         source.id,
         clock,
+        keyring,
         Documents(app_engine, keyring, clock, lambda _p: pipeline, None),
         DocumentReview(app_engine, clock),
         KnowledgeVersions(app_engine, clock),
         conversations,
         feedback,
     )
+
+
+@pytest.fixture(scope="module")
+def embedder() -> Embedder:
+    try:
+        found = load_embedder("minilm")
+    except EmbeddingsUnavailable:
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip("the embeddings extra is not installed")
+    assert found is not None
+    return found
 
 
 def rate(
@@ -130,6 +149,7 @@ def rate(
     rating: Rating,
     correction: str | None = None,
     source_id: str | None = None,
+    policy: str = "p",
 ) -> FeedbackInfo:
     """The owner rates the answer (turn 1) of ``conversation``."""
     body = Submission(
@@ -139,7 +159,7 @@ def rate(
         correction=correction,
         source_id=source_id,
     )
-    return asyncio.run(store.submit(w.tenant, w.owner, "member", body, policy="p"))
+    return asyncio.run(store.submit(w.tenant, w.owner, "member", body, policy=policy))
 
 
 def test_a_poisoned_document_is_quarantined_and_not_a_version(world: World) -> None:
@@ -227,7 +247,7 @@ def test_uploads_far_above_the_users_baseline_are_quarantined(
         world.clock,
         lambda _p: pipeline,
         None,
-        limits=KnowledgeLimits(document_volume_floor=2),
+        limits_for=lambda _p: KnowledgeLimits(document_volume_floor=2),
     )
     statuses = [world.upload(f"note {i}", f"{HANDBOOK} Note {i}.")[1] for i in range(3)]
     assert statuses == ["active", "active", "quarantined"]
@@ -347,3 +367,128 @@ def test_feedback_must_name_one_of_the_callers_own_answers(world: World) -> None
             )
         )
     assert store.list(world.tenant) == [] and store.list(world.tenant, "quarantined") == []
+
+
+def per_policy(strict: KnowledgeLimits) -> Callable[[str], KnowledgeLimits]:
+    """Limits by policy name: ``strict`` for the policy named so, defaults otherwise."""
+    return lambda policy: strict if policy == "strict" else KnowledgeLimits()
+
+
+def test_uploads_are_held_to_the_limits_of_the_callers_policy(
+    app_engine: Engine, world: World
+) -> None:
+    """The same uploads: accepted under the default limits, the third quarantined
+    under a policy whose [knowledge] floor is 2."""
+    pipeline = build_pipeline(Policy(), default_registry())
+    world.documents = Documents(
+        app_engine,
+        world.keyring,
+        world.clock,
+        lambda _p: pipeline,
+        None,
+        limits_for=per_policy(KnowledgeLimits(document_volume_floor=2)),
+    )
+    lenient = [world.upload(f"a {i}", f"{HANDBOOK} A{i}.", policy="default")[1] for i in range(3)]
+    assert lenient == ["active"] * 3
+    world.clock.now += timedelta(hours=2)
+    strict = [world.upload(f"b {i}", f"{HANDBOOK} B{i}.", policy="strict")[1] for i in range(3)]
+    assert strict == ["active", "active", "quarantined"]
+
+
+def test_feedback_is_held_to_the_limits_of_the_callers_policy(world: World) -> None:
+    """Same ratings and correction: accepted under the defaults; under a stricter
+    policy the correction is too long and the fourth rating one way is quarantined."""
+    store = world.feedback(KnowledgeLimits())
+    store.limits_for = per_policy(
+        KnowledgeLimits(max_correction_chars=20, volume_floor=3, direction_min=3)
+    )
+    conversation = world.answered()
+    default = [rate(store, world, conversation, "down", policy="default").status for _ in range(4)]
+    assert default == ["accepted"] * 4
+    assert rate(store, world, conversation, "up", CORRECTION, policy="default").status == (
+        "accepted"
+    )
+    world.clock.now += timedelta(days=30)
+    with pytest.raises(KnowledgeError, match="at most 20 characters"):
+        rate(store, world, conversation, "up", CORRECTION, policy="strict")
+    strict = [rate(store, world, conversation, "down", policy="strict").status for _ in range(4)]
+    assert strict == ["accepted", "accepted", "quarantined", "quarantined"]
+
+
+def test_a_released_document_is_embedded_like_an_accepted_upload(
+    app_engine: Engine, engine: Engine, world: World, embedder: Embedder
+) -> None:
+    """Quarantined chunks carry no vector; on release they are embedded with the
+    uploads' embedder, so the document is found by meaning, not only by its words."""
+    pipeline = build_pipeline(Policy(), default_registry())
+    world.documents = Documents(
+        app_engine, world.keyring, world.clock, lambda _p: pipeline, embedder
+    )
+    review = DocumentReview(app_engine, world.clock, sealer=ChunkSealer(world.keyring, embedder))
+    bad, status, _ = world.upload("shipping", POISON)
+    good, _, _ = world.upload("handbook", HANDBOOK)
+    assert status == "quarantined"
+
+    def embedders(document_id: str) -> set[str]:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(DocumentChunkRow.embedder).where(DocumentChunkRow.document_id == document_id)
+            ).scalars()
+            return set(rows)
+
+    assert embedders(bad) == {""} and embedders(good) == {embedder.name}
+    released = review.decide(world.tenant, bad, "release", world.analyst)
+    assert released.status == "active"
+    assert embedders(bad) == {embedder.name}
+    # No word in common with the document: only the vector can find it.
+    hits = world.documents.search(world.tenant, world.owner, "member", "parcel delivery rules", k=1)
+    assert [h.document_id for h in hits] == [bad]
+    assert "Ignore previous instructions" in hits[0].text  # retrieved as uploaded
+
+
+def test_a_document_is_released_unembedded_when_embedding_fails(
+    app_engine: Engine, engine: Engine, world: World
+) -> None:
+    """An embedder that raises: the release still happens, the chunks stay lexical."""
+
+    class Broken:
+        name = "broken-v1"
+
+        def embed(self, texts: object) -> list[bytes]:
+            raise RuntimeError("model crashed")
+
+    sealer = ChunkSealer(world.keyring, Broken())  # type: ignore[arg-type]
+    review = DocumentReview(app_engine, world.clock, sealer=sealer)
+    bad, _, _ = world.upload("shipping", POISON)
+    assert review.decide(world.tenant, bad, "release", world.analyst).version == 1
+    with engine.connect() as conn:
+        assert conn.execute(select(DocumentChunkRow.embedder)).scalars().all() == [""]
+    hits = world.documents.search(world.tenant, world.owner, "member", "customer emails")
+    assert [h.document_id for h in hits] == [bad]
+
+
+def test_nobody_makes_the_gateway_embed_what_they_may_not_release(
+    app_engine: Engine, engine: Engine, world: World
+) -> None:
+    """Own upload, unknown or already decided: refused before any embedding."""
+    calls: list[int] = []
+
+    class Counting:
+        name = "counting-v1"
+
+        def embed(self, texts: list[str]) -> list[bytes]:
+            calls.append(len(texts))
+            return [b"\x00" * 4 for _ in texts]
+
+    sealer = ChunkSealer(world.keyring, Counting())  # type: ignore[arg-type]
+    review = DocumentReview(app_engine, world.clock, sealer=sealer)
+    bad, _, _ = world.upload("shipping", POISON)
+    with pytest.raises(KnowledgeForbidden):
+        review.decide(world.tenant, bad, "release", world.owner)
+    with pytest.raises(KnowledgeNotFound):
+        review.decide(world.tenant, str(uuid.uuid4()), "release", world.analyst)
+    assert calls == []
+    review.decide(world.tenant, bad, "reject", world.analyst)
+    with pytest.raises(KnowledgeConflict):
+        review.decide(world.tenant, bad, "release", world.analyst)
+    assert calls == []

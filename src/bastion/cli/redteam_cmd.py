@@ -18,6 +18,7 @@ from rich.table import Table
 from bastion.cli.common import die
 from bastion.governance.redteam import (
     SCENARIOS,
+    GoalStyle,
     Outcome,
     RedTeamReport,
     RunOptions,
@@ -63,16 +64,32 @@ def _print(report: RedTeamReport, verbose: bool) -> None:
             str(row["skipped"]),
         )
     console.print(summary)
+    by_goal = report.goal_counts()
+    if by_goal:
+        styles = Table("scenario", "goal", "blocked", "got through", "error", "skipped")
+        for scenario, rows in by_goal.items():
+            for goal, row in rows.items():
+                through = row["got_through"]
+                styles.add_row(
+                    scenario,
+                    goal,
+                    str(row["blocked"]),
+                    f"[bold red]{through}[/]" if through else "0",
+                    str(row["error"]),
+                    str(row["skipped"]),
+                )
+        console.print(styles)
     shown = [f for f in report.findings if verbose or f.outcome is not Outcome.BLOCKED]
     if not shown:
         return
-    table = Table("scenario", "attack", "outcome", "severity", "status", "code", "evidence")
+    table = Table("scenario", "attack", "goal", "outcome", "severity", "status", "code", "evidence")
     for f in sorted(shown, key=lambda f: (-f.severity.rank, f.scenario, f.attack_id)):
         ev = f.evidence
         detail = "; ".join(x for x in (", ".join(ev.markers), ev.note, ev.excerpt) if x)
         table.add_row(
             f.scenario,
             f.attack_id,
+            f.goal,
             f"[{_STYLE[f.outcome]}]{f.outcome.value}[/]",
             f.severity.value,
             str(ev.status or ""),
@@ -97,7 +114,14 @@ def redteam(
     scenarios: str | None = typer.Option(
         None, "--scenarios", help=f"Comma-separated subset of: {', '.join(SCENARIOS)}."
     ),
-    limit: int | None = typer.Option(None, min=1, help="At most N attacks per scenario."),
+    limit: int | None = typer.Option(
+        None, min=1, help="At most N attacks (lures) per scenario; each runs once per goal."
+    ),
+    goals: str = typer.Option(
+        "loud,quiet",
+        "--goals",
+        help="Goal styles each injection lure runs with: loud, quiet or both.",
+    ),
     concurrency: int = typer.Option(4, min=1, max=64, help="Requests in flight at once."),
     timeout: float = typer.Option(60.0, min=1.0, help="Seconds per request."),
     json_path: Path | None = typer.Option(None, "--json", help="Write the JSON report here."),
@@ -121,6 +145,10 @@ def redteam(
             f"unknown scenario(s): {', '.join(unknown) or '(none given)'}; "
             f"known: {', '.join(SCENARIOS)}"
         )
+    styles = [g.strip() for g in goals.split(",") if g.strip()]
+    known = [g.value for g in GoalStyle]
+    if not styles or any(g not in known for g in styles):
+        die(f"--goals: give loud, quiet or both (got {goals!r:.40})")
     options = RunOptions(
         target=target,
         key=key,
@@ -128,6 +156,7 @@ def redteam(
         model=model,
         scenarios=chosen,
         limit=limit,
+        goals=tuple(GoalStyle(g) for g in styles),
         concurrency=concurrency,
         timeout=timeout,
         garak=garak,

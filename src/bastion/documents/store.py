@@ -8,14 +8,15 @@ it; for everyone else it does not exist (:class:`SourceNotFound`).
 At rest: a document row holds its name, status, the scanners' reasons, the SHA-256
 and length of its text, never the text. Each chunk's text and, when an embedder ran,
 its vector are sealed together under the tenant's ``app`` data key bound to the chunk
-id (table ``document_chunks``), so key rotation and backups cover them like every
-sealed column. Every statement runs bound to the tenant (:mod:`bastion.store.tenancy`):
+id (:mod:`bastion.documents.sealed`), so key rotation and backups cover them like
+every sealed column. Every statement runs bound to the tenant (:mod:`bastion.store.tenancy`):
 the ``tenant_id`` column is the namespace, enforced by row-level security on
 PostgreSQL and by the tenant guard everywhere.
 
-Search filters by permission before it ranks. Candidates are chosen in SQL: chunks of
-``active`` documents in collections the caller owns or that are shared with them or
-their role (and, if asked, only the named ones). Only those are opened and ranked, in
+Search filters by permission before it ranks. Candidates are chosen in SQL
+(:mod:`bastion.documents.access`): chunks of ``active`` documents in collections the
+caller owns or that are shared with them or their role (and, if asked, only the named
+ones). Only those are opened and ranked, in
 Python (:mod:`bastion.documents.ranking`: BM25, fused with cosine similarity when an
 embedder is configured). Ranking cannot happen in the database because the database
 never holds the text or the vectors in clear: PostgreSQL full-text search would need
@@ -26,8 +27,9 @@ in the caller's visible chunks, one AES-GCM open each (at most
 
 Knowledge updates (``docs/poisoning.md``): besides the scanners, an upload is held to
 the uploader's own baseline (:mod:`bastion.feedback.anomaly`: far more uploads in an
-hour than usual quarantines with ``anomaly.volume``); a document accepted at upload,
-or deleted while it was knowledge, is a new version of its collection
+hour than usual quarantines with ``anomaly.volume``; the thresholds are the tenant
+policy's ``[knowledge]`` table, through ``limits_for``); a document accepted at
+upload, or deleted while it was knowledge, is a new version of its collection
 (:mod:`bastion.feedback.versions`), written in the same transaction as the change.
 Release and reject of quarantined documents: :mod:`bastion.documents.review`.
 
@@ -44,7 +46,6 @@ import hashlib
 import json
 import logging
 import re
-import struct
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -52,38 +53,36 @@ from datetime import datetime
 from typing import cast
 
 import anyio.to_thread
-from sqlalchemy import Connection, Engine, Select, delete, func, insert, select
+from sqlalchemy import Connection, Engine, delete, func, insert, select
 
-from bastion.crypto import DecryptionError, Keyring
-from bastion.datasources.sources import (
-    DOCUMENTS,
-    SourceNotFound,
-    require_owner,
-    visible_to,
+from bastion.crypto import Keyring
+from bastion.documents.access import (
+    MAX_CANDIDATES,
+    candidates,
+    owned_collection,
+    require_visible,
+    source_filter,
 )
 from bastion.documents.chunking import chunk_text
 from bastion.documents.embed import Embedder
 from bastion.documents.errors import DocumentError, DocumentNotFound
 from bastion.documents.ingest import ACTIVE, QUARANTINED, ROLLED_BACK, Status, scan_chunks
 from bastion.documents.ranking import rank
+from bastion.documents.sealed import ChunkSealer, SealedChunk
 from bastion.feedback.anomaly import Activity
 from bastion.feedback.anomaly import reasons as anomaly_reasons
 from bastion.feedback.limits import KnowledgeLimits
 from bastion.feedback.versions import record_version
 from bastion.scanners import Pipeline
-from bastion.store.schema import DataSourceRow, DocumentChunkRow, DocumentRow
+from bastion.store.schema import DocumentChunkRow, DocumentRow
 from bastion.store.tenancy import tenant_begin, tenant_connect
 
 __all__ = ["MAX_CANDIDATES", "MAX_K", "MAX_QUERY_CHARS", "DocumentInfo", "Documents", "Hit"]
 
 MAX_K = 20
 MAX_QUERY_CHARS = 2000
-MAX_CANDIDATES = 50_000
-_MAX_SOURCE_IDS = 50
-_TABLE = "document_chunks"
-_BLOB_VERSION = 1
-_HEADER = struct.Struct(">BI")  # version, text length in bytes; then text, then vector
 _NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,256}$")
+_DEFAULTS = KnowledgeLimits()
 
 log = logging.getLogger("bastion.documents")
 
@@ -119,17 +118,11 @@ class Hit:
     score: float
 
 
-@dataclass(frozen=True, slots=True)
-class _Sealable:
-    chunk_id: str
-    ord: int
-    embedder: str
-    blob: bytes = field(repr=False)
-
-
 class Documents:
     """Every tenant's document collections. ``pipeline_for`` maps a policy name to its
-    scanner pipeline; ``embedder`` is None for lexical-only retrieval."""
+    scanner pipeline and ``limits_for`` to its limits (the policy's ``[knowledge]``
+    table; default: the code defaults for every policy); ``embedder`` is None for
+    lexical-only retrieval."""
 
     def __init__(
         self,
@@ -139,14 +132,17 @@ class Documents:
         pipeline_for: Callable[[str], Pipeline],
         embedder: Embedder | None,
         *,
-        limits: KnowledgeLimits | None = None,
+        limits_for: Callable[[str], KnowledgeLimits] | None = None,
     ) -> None:
         self._engine = engine
-        self._keyring = keyring
         self._clock = clock
         self._pipeline_for = pipeline_for
-        self.embedder = embedder
-        self._limits = limits or KnowledgeLimits()
+        self._sealer = ChunkSealer(keyring, embedder)
+        self.limits_for = limits_for or _default_limits
+
+    @property
+    def embedder(self) -> Embedder | None:
+        return self._sealer.embedder
 
     def __repr__(self) -> str:
         name = self.embedder.name if self.embedder is not None else None
@@ -167,15 +163,16 @@ class Documents:
         """Scan and store a document in a collection the caller owns.
 
         ``policy`` names the tenant's policy, whose input scanners judge each chunk
-        (:mod:`bastion.documents.ingest`), and the uploader's volume is held to
-        their own baseline. A flagged document is stored quarantined: the answer says
-        so, with the reasons. ``role`` is unused: only the owner uploads, whatever
-        their role."""
+        (:mod:`bastion.documents.ingest`), and whose ``[knowledge]`` limits hold the
+        uploader's volume to their own baseline. A flagged document is stored
+        quarantined: the answer says so, with the reasons. ``role`` is unused: only
+        the owner uploads, whatever their role."""
         del role
         if not _NAME.match(name):
             raise DocumentError("a document name is 1-256 characters, none of them control")
+        limits = self.limits_for(policy)
         chunks, anomalies = await anyio.to_thread.run_sync(
-            self._prepare, tenant_id, source_id, user_id, text
+            self._prepare, tenant_id, source_id, user_id, text, limits
         )
         scanned = await scan_chunks(
             self._pipeline_for(policy), chunks, tenant_id=tenant_id, request_id=request_id
@@ -183,7 +180,7 @@ class Documents:
         status = QUARANTINED if anomalies else scanned.status
         digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
         sealable = await anyio.to_thread.run_sync(
-            self._seal, tenant_id, scanned.texts, status == ACTIVE
+            self._sealer.seal_new, tenant_id, scanned.texts, status == ACTIVE
         )
         info = DocumentInfo(
             id=str(uuid.uuid4()),
@@ -206,7 +203,7 @@ class Documents:
         collection (its number is returned; None otherwise). Deletion is erasure: no
         rollback brings the document back."""
         with tenant_begin(self._engine, tenant_id) as conn:
-            _owned_collection(conn, tenant_id, source_id, user_id)
+            owned_collection(conn, tenant_id, source_id, user_id)
             where = (
                 DocumentRow.tenant_id == tenant_id,
                 DocumentRow.source_id == source_id,
@@ -254,17 +251,17 @@ class Documents:
             raise DocumentError(f"a query is at most {MAX_QUERY_CHARS} characters")
         if not 1 <= k <= MAX_K:
             raise DocumentError(f"k is 1 to {MAX_K}")
-        wanted = _source_filter(source_ids)
+        wanted = source_filter(source_ids)
         with tenant_connect(self._engine, tenant_id) as conn:
             if wanted is not None:
-                _require_visible(conn, tenant_id, user_id, role, wanted)
-            rows = conn.execute(_candidates(tenant_id, user_id, role, wanted)).all()
+                require_visible(conn, tenant_id, user_id, role, wanted)
+            rows = conn.execute(candidates(tenant_id, user_id, role, wanted)).all()
         if len(rows) > MAX_CANDIDATES:
             raise DocumentError(
                 f"more than {MAX_CANDIDATES} chunks to search: name the collections "
                 "to search in source_ids"
             )
-        opened = [(row, self._open(tenant_id, row.id, row.sealed)) for row in rows]
+        opened = [(row, self._sealer.open(tenant_id, row.id, row.sealed)) for row in rows]
         usable = [(row, pair) for row, pair in opened if pair is not None]
         if len(usable) < len(opened):
             log.error("document chunks did not open; left out count=%d", len(opened) - len(usable))
@@ -305,21 +302,23 @@ class Documents:
     # Upload steps (worker threads) ---------------------------------------------------
 
     def _prepare(
-        self, tenant_id: str, source_id: str, user_id: str, text: str
+        self, tenant_id: str, source_id: str, user_id: str, text: str, limits: KnowledgeLimits
     ) -> tuple[list[str], tuple[str, ...]]:
         """The chunks and the uploader's anomaly reasons, once the caller is known to
         own the collection."""
         with tenant_connect(self._engine, tenant_id) as conn:
-            _owned_collection(conn, tenant_id, source_id, user_id)
-            activity = self._activity(conn, tenant_id, user_id)
+            owned_collection(conn, tenant_id, source_id, user_id)
+            activity = self._activity(conn, tenant_id, user_id, limits)
         chunks = chunk_text(text)
-        return chunks, anomaly_reasons(activity, self._limits, rated=False)
+        return chunks, anomaly_reasons(activity, limits, rated=False)
 
-    def _activity(self, conn: Connection, tenant_id: str, user_id: str) -> Activity:
+    def _activity(
+        self, conn: Connection, tenant_id: str, user_id: str, limits: KnowledgeLimits
+    ) -> Activity:
         """The uploader's uploads in the window (this one included) and the baseline."""
         now = self._clock()
-        start = now - self._limits.window
-        since = start - self._limits.baseline
+        start = now - limits.window
+        since = start - limits.baseline
         mine = (DocumentRow.tenant_id == tenant_id, DocumentRow.uploaded_by == user_id)
         count = select(func.count()).select_from(DocumentRow).where(*mine)
         recent = conn.execute(count.where(DocumentRow.created_at > start)).scalar_one() + 1
@@ -328,32 +327,13 @@ class Documents:
         ).scalar_one()
         return Activity(recent, recent, baseline, baseline)
 
-    def _seal(self, tenant_id: str, texts: Sequence[str], embed: bool) -> list[_Sealable]:
-        vectors: Sequence[bytes] = [b""] * len(texts)
-        name = ""
-        if embed and self.embedder is not None:
-            try:
-                vectors, name = self.embedder.embed(texts), self.embedder.name
-            except Exception as exc:
-                # Retrieval of this document stays lexical; the type only, never text.
-                log.error("embedding failed; lexical only error=%s", type(exc).__name__)
-                vectors, name = [b""] * len(texts), ""
-        out = []
-        for ord_, (text, vector) in enumerate(zip(texts, vectors, strict=True)):
-            chunk_id = str(uuid.uuid4())
-            encoded = text.encode("utf-8")
-            plain = _HEADER.pack(_BLOB_VERSION, len(encoded)) + encoded + vector
-            blob = self._keyring.encrypt(tenant_id, "app", _TABLE, chunk_id, plain)
-            out.append(_Sealable(chunk_id, ord_, name, blob))
-        return out
-
     def _insert(
-        self, tenant_id: str, info: DocumentInfo, chunks: Sequence[_Sealable]
+        self, tenant_id: str, info: DocumentInfo, chunks: Sequence[SealedChunk]
     ) -> int | None:
         """Store the document, and if it is accepted, the collection's new version."""
         with tenant_begin(self._engine, tenant_id) as conn:
             # Again, in the writing transaction: the collection may have gone meanwhile.
-            _owned_collection(conn, tenant_id, info.source_id, info.uploaded_by)
+            owned_collection(conn, tenant_id, info.source_id, info.uploaded_by)
             conn.execute(
                 insert(DocumentRow).values(
                     id=info.id,
@@ -398,25 +378,13 @@ class Documents:
                 now=info.created_at,
             )
 
-    def _open(self, tenant_id: str, chunk_id: str, blob: bytes) -> tuple[str, bytes] | None:
-        """A chunk's text and vector (b"" when none); None when it does not open."""
-        try:
-            plain = self._keyring.decrypt(tenant_id, "app", _TABLE, chunk_id, blob)
-            version, size = _HEADER.unpack_from(plain)
-            if version != _BLOB_VERSION or _HEADER.size + size > len(plain):
-                return None
-            end = _HEADER.size + size
-            return plain[_HEADER.size : end].decode("utf-8"), plain[end:]
-        except (DecryptionError, struct.error, UnicodeDecodeError):
-            return None
-
     def list(
         self, tenant_id: str, source_id: str, user_id: str, role: str
     ) -> builtins.list[DocumentInfo]:
         """The documents of a collection the caller may see, oldest first, with their
         status and reasons (quarantined ones included), never their text."""
         with tenant_connect(self._engine, tenant_id) as conn:
-            _require_visible(conn, tenant_id, user_id, role, [source_id])
+            require_visible(conn, tenant_id, user_id, role, [source_id])
             rows = conn.execute(
                 select(
                     DocumentRow.id,
@@ -450,81 +418,6 @@ class Documents:
         ]
 
 
-def _owned_collection(conn: Connection, tenant_id: str, source_id: str, user_id: str) -> None:
-    """Pass if the caller owns ``source_id`` and it is a documents collection."""
-    require_owner(conn, tenant_id, source_id, user_id)
-    kind = conn.execute(
-        select(DataSourceRow.kind).where(
-            DataSourceRow.tenant_id == tenant_id, DataSourceRow.id == source_id
-        )
-    ).scalar()
-    if kind != DOCUMENTS:
-        raise DocumentError(
-            "not a documents collection: documents go in a source of kind documents"
-        )
-
-
-def _require_visible(
-    conn: Connection, tenant_id: str, user_id: str, role: str, source_ids: Sequence[str]
-) -> None:
-    """SourceNotFound unless every one of ``source_ids`` is a documents collection the
-    caller may see (a database source the caller may see is a DocumentError)."""
-    rows = conn.execute(
-        select(DataSourceRow.id, DataSourceRow.kind).where(
-            DataSourceRow.tenant_id == tenant_id,
-            DataSourceRow.id.in_(source_ids),
-            DataSourceRow.disabled.is_(False),
-            visible_to(tenant_id, user_id, role),
-        )
-    ).all()
-    kinds = {row.id: row.kind for row in rows}
-    if any(source_id not in kinds for source_id in source_ids):
-        raise SourceNotFound()
-    if any(kind != DOCUMENTS for kind in kinds.values()):
-        raise DocumentError("not a documents collection: a database source is queried with SQL")
-
-
-def _source_filter(source_ids: Sequence[str] | None) -> builtins.list[str] | None:
-    if source_ids is None:
-        return None
-    if isinstance(source_ids, str):
-        raise TypeError("source_ids is a sequence of ids, not one string")
-    unique = builtins.list(dict.fromkeys(source_ids))
-    if not unique or len(unique) > _MAX_SOURCE_IDS:
-        raise DocumentError(f"source_ids names 1 to {_MAX_SOURCE_IDS} collections")
-    return unique
-
-
-def _candidates(
-    tenant_id: str, user_id: str, role: str, source_ids: Sequence[str] | None
-) -> Select[str, str, str, int, str, bytes, str, str]:
-    """SQL: the chunks the caller may read, the permission filter before any ranking."""
-    query = (
-        select(
-            DocumentChunkRow.id,
-            DocumentChunkRow.source_id,
-            DocumentChunkRow.document_id,
-            DocumentChunkRow.ord,
-            DocumentChunkRow.embedder,
-            DocumentChunkRow.sealed,
-            DocumentRow.name.label("document_name"),
-            DataSourceRow.name.label("source_name"),
-        )
-        .join(DocumentRow, DocumentRow.id == DocumentChunkRow.document_id)
-        .join(DataSourceRow, DataSourceRow.id == DocumentRow.source_id)
-        .where(
-            DocumentChunkRow.tenant_id == tenant_id,
-            DocumentRow.tenant_id == tenant_id,
-            DataSourceRow.tenant_id == tenant_id,
-            DocumentChunkRow.source_id == DocumentRow.source_id,
-            DocumentRow.status == ACTIVE,
-            DataSourceRow.kind == DOCUMENTS,
-            DataSourceRow.disabled.is_(False),
-            visible_to(tenant_id, user_id, role),
-        )
-        .order_by(DataSourceRow.name, DocumentRow.created_at, DocumentRow.id, DocumentChunkRow.ord)
-        .limit(MAX_CANDIDATES + 1)
-    )
-    if source_ids is not None:
-        query = query.where(DataSourceRow.id.in_(source_ids))
-    return query
+def _default_limits(policy: str) -> KnowledgeLimits:
+    del policy
+    return _DEFAULTS

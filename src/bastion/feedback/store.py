@@ -74,6 +74,7 @@ FeedbackStatus = Literal["accepted", "quarantined", "rejected", "rolled_back"]
 _TABLE = "feedback"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _UUID = re.compile(r"^[0-9a-fA-F-]{36}$")
+_DEFAULTS = KnowledgeLimits()
 
 
 class TurnReader(Protocol):
@@ -118,8 +119,10 @@ class FeedbackInfo:
 
 
 class FeedbackStore:
-    """Every tenant's feedback. ``pipeline_for`` maps a policy name to its scanners;
-    ``turns`` reads a caller's conversation (None: only request ids can be rated)."""
+    """Every tenant's feedback. ``pipeline_for`` maps a policy name to its scanners and
+    ``limits_for`` to its limits (the policy's ``[knowledge]`` table; default: the code
+    defaults for every policy); ``turns`` reads a caller's conversation (None: only
+    request ids can be rated)."""
 
     def __init__(
         self,
@@ -128,14 +131,14 @@ class FeedbackStore:
         clock: Callable[[], datetime],
         pipeline_for: Callable[[str], Pipeline],
         turns: TurnReader | None,
-        limits: KnowledgeLimits | None = None,
+        limits_for: Callable[[str], KnowledgeLimits] | None = None,
     ) -> None:
         self._engine = engine
         self._keyring = keyring
         self._clock = clock
         self._pipeline_for = pipeline_for
         self._turns = turns
-        self.limits = limits or KnowledgeLimits()
+        self.limits_for = limits_for or _default_limits
 
     def __repr__(self) -> str:
         return "FeedbackStore()"
@@ -143,8 +146,10 @@ class FeedbackStore:
     async def submit(
         self, tenant_id: str, user_id: str, role: str, body: Submission, *, policy: str
     ) -> FeedbackInfo:
-        """Check, judge and store one feedback (see the module doc)."""
-        target_kind, target_ref = self._validate(body)
+        """Check, judge and store one feedback (see the module doc), held to the
+        limits of ``policy``."""
+        limits = self.limits_for(policy)
+        target_kind, target_ref = self._validate(body, limits)
         await anyio.to_thread.run_sync(
             self._check_target, tenant_id, user_id, role, body, target_kind, target_ref
         )
@@ -157,7 +162,7 @@ class FeedbackStore:
             if scanned.status == SCAN_QUARANTINED and not flagged:
                 flagged = ("scan_error",)
         return await anyio.to_thread.run_sync(
-            self._store, tenant_id, user_id, body, target_kind, target_ref, flagged
+            self._store, tenant_id, user_id, body, target_kind, target_ref, flagged, limits
         )
 
     def list(
@@ -216,15 +221,15 @@ class FeedbackStore:
 
     # Steps -------------------------------------------------------------------------
 
-    def _validate(self, body: Submission) -> tuple[str, str]:
+    def _validate(self, body: Submission, limits: KnowledgeLimits) -> tuple[str, str]:
         if body.rating not in ("up", "down"):
             raise KnowledgeError("rating is 'up' or 'down'")
         if body.correction is not None:
             if not body.correction.strip():
                 raise KnowledgeError("correction is empty; leave it out instead")
-            if len(body.correction) > self.limits.max_correction_chars:
+            if len(body.correction) > limits.max_correction_chars:
                 raise KnowledgeError(
-                    f"a correction is at most {self.limits.max_correction_chars} characters"
+                    f"a correction is at most {limits.max_correction_chars} characters"
                 )
         if body.source_id is not None and not _UUID.match(body.source_id):
             raise KnowledgeNotFound("no such source")
@@ -283,6 +288,7 @@ class FeedbackStore:
         kind: str,
         ref: str,
         flagged: tuple[str, ...],
+        limits: KnowledgeLimits,
     ) -> FeedbackInfo:
         now = self._clock()
         feedback_id = str(uuid.uuid4())
@@ -293,8 +299,8 @@ class FeedbackStore:
             sealed = self._keyring.encrypt(tenant_id, "app", _TABLE, feedback_id, encoded)
             digest = hashlib.sha256(encoded).hexdigest()
         with tenant_begin(self._engine, tenant_id) as conn:
-            activity = self._activity(conn, tenant_id, user_id, body.rating, now)
-            reasons = (*flagged, *anomaly_reasons(activity, self.limits, rated=True))
+            activity = _activity(conn, tenant_id, user_id, body.rating, now, limits)
+            reasons = (*flagged, *anomaly_reasons(activity, limits, rated=True))
             status: FeedbackStatus = "quarantined" if reasons else "accepted"
             conn.execute(
                 insert(FeedbackRow).values(
@@ -341,28 +347,6 @@ class FeedbackStore:
             version=version,
         )
 
-    def _activity(
-        self, conn: Connection, tenant_id: str, user_id: str, rating: str, now: datetime
-    ) -> Activity:
-        """The user's feedback in the window (this one included) and in the baseline."""
-        start = now - self.limits.window
-        since = start - self.limits.baseline
-        mine = (FeedbackRow.tenant_id == tenant_id, FeedbackRow.user_id == user_id)
-        same = FeedbackRow.rating == rating
-
-        def count(*where: Any) -> int:
-            query = select(func.count()).select_from(FeedbackRow).where(*mine, *where)
-            return int(conn.execute(query).scalar_one())
-
-        recent = (FeedbackRow.created_at > start,)
-        baseline = (FeedbackRow.created_at > since, FeedbackRow.created_at <= start)
-        return Activity(
-            recent=count(*recent) + 1,
-            recent_same=count(*recent, same) + 1,
-            baseline=count(*baseline),
-            baseline_same=count(*baseline, same),
-        )
-
     def _info(self, row: Row[Any], *, opened: bool) -> FeedbackInfo:
         correction = None
         if opened and row.sealed is not None:
@@ -386,6 +370,39 @@ class FeedbackStore:
             reviewed_by=row.reviewed_by,
             correction=correction,
         )
+
+
+def _activity(
+    conn: Connection,
+    tenant_id: str,
+    user_id: str,
+    rating: str,
+    now: datetime,
+    limits: KnowledgeLimits,
+) -> Activity:
+    """The user's feedback in the window (this one included) and in the baseline."""
+    start = now - limits.window
+    since = start - limits.baseline
+    mine = (FeedbackRow.tenant_id == tenant_id, FeedbackRow.user_id == user_id)
+    same = FeedbackRow.rating == rating
+
+    def count(*where: Any) -> int:
+        query = select(func.count()).select_from(FeedbackRow).where(*mine, *where)
+        return int(conn.execute(query).scalar_one())
+
+    recent = (FeedbackRow.created_at > start,)
+    baseline = (FeedbackRow.created_at > since, FeedbackRow.created_at <= start)
+    return Activity(
+        recent=count(*recent) + 1,
+        recent_same=count(*recent, same) + 1,
+        baseline=count(*baseline),
+        baseline_same=count(*baseline, same),
+    )
+
+
+def _default_limits(policy: str) -> KnowledgeLimits:
+    del policy
+    return _DEFAULTS
 
 
 def _own_request(conn: Connection, tenant_id: str, user_id: str, request_id: str) -> bool:

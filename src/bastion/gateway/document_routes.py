@@ -10,6 +10,8 @@ Knowledge updates (``docs/poisoning.md``): an accepted upload or the deletion of
 document that was knowledge is a new version of its collection (the answer and the
 record carry ``version``); uploads beyond the uploader's own baseline are quarantined
 (``anomaly.volume``); with a ``limiter``, uploads per user are also rate limited (429).
+Both thresholds are the caller's tenant policy's ``[knowledge]`` table
+(``Documents.limits_for``).
 Quarantined documents are reviewed through ``bastion.gateway.feedback_routes``.
 
 Every upload, deletion and search is one audit record: the collection, the document
@@ -37,7 +39,6 @@ from bastion.documents.errors import DocumentNotFound
 from bastion.documents.store import MAX_K, MAX_QUERY_CHARS, DocumentInfo, Documents, Hit
 from bastion.errors import InvalidRequest, NotFound, RateLimited
 from bastion.errors import PermissionDenied as Forbidden
-from bastion.feedback.limits import KnowledgeLimits
 from bastion.gateway.callers import Caller, Callers
 from bastion.gateway.openapi import error_responses
 from bastion.ratelimit import RateLimiter
@@ -115,14 +116,12 @@ class DocumentServices:
         clock: Callable[[], datetime],
         *,
         limiter: RateLimiter | None = None,
-        upload_rate: str = KnowledgeLimits().document_rate,
     ) -> None:
         self.callers = callers
         self.documents = documents
         self.audit = audit
         self.clock = clock
         self.limiter = limiter
-        self.upload_rate = upload_rate
 
     def __repr__(self) -> str:
         return "DocumentServices()"
@@ -187,8 +186,9 @@ def document_router(services: DocumentServices) -> APIRouter:
         c = await caller(request)
         p = c.principal
         route = "POST /v1/sources/{source_id}/documents"
+        rate = s.documents.limits_for(p.policy).document_rate  # the tenant's [knowledge]
         if s.limiter is not None and not await s.limiter.hit(
-            s.upload_rate, "documents", p.tenant_id, p.user_id
+            rate, "documents", p.tenant_id, p.user_id
         ):
             access = [{"source": source_id}]
             await _audit(s, c, route, "document_refused", access, None, "rate_limit_exceeded")

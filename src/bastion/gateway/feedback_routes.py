@@ -1,12 +1,14 @@
 """Knowledge updates over HTTP: feedback, quarantine review, source versions, rollback.
 
 ``POST /v1/feedback`` (``feedback.write``) rates one of the caller's own answers; the
-per-user rate is counted by the gateway's rate limiter (429 beyond it), and the store
-judges the rest (:mod:`bastion.feedback.store`): the answer says ``accepted`` or
-``quarantined`` with the reason codes. Analysts (``knowledge.read``) list accepted
-feedback, what is quarantined and each source's versions; ``knowledge.review`` (a
-step-up permission) releases or rejects quarantined documents and feedback, never
-one's own, and rolls a source back to an earlier version.
+per-user rate (the tenant policy's ``[knowledge]`` table) is counted by the gateway's
+rate limiter (429 beyond it), and the store judges the rest
+(:mod:`bastion.feedback.store`): the answer says ``accepted`` or ``quarantined`` with
+the reason codes. Analysts (``knowledge.read``) list accepted feedback, what is
+quarantined and each source's versions; ``knowledge.review`` (a step-up permission)
+releases or rejects quarantined documents and feedback, never one's own, and rolls a
+source back to an earlier version. Bodies and answers:
+:mod:`bastion.gateway.feedback_schema`.
 
 Every decision is one record in the tenant's audit chain: ids, ratings, counts,
 versions and reason codes; never a correction or a document's text.
@@ -20,14 +22,13 @@ from typing import Any, Literal, TypeVar
 
 import anyio.to_thread
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 
 from bastion.assistant.memory import ConversationError, ConversationNotFound, Conversations
 from bastion.audit import AuditLog
 from bastion.audit.decisions import record_decision
 from bastion.documents.review import DocumentReview
-from bastion.documents.store import DocumentInfo
+from bastion.documents.sealed import ChunkSealer
 from bastion.errors import (
     Conflict,
     InvalidRequest,
@@ -37,17 +38,27 @@ from bastion.errors import (
 )
 from bastion.errors import PermissionDenied as Forbidden
 from bastion.feedback import (
-    FeedbackInfo,
     FeedbackStore,
     KnowledgeConflict,
     KnowledgeError,
     KnowledgeForbidden,
-    KnowledgeLimits,
     KnowledgeNotFound,
     KnowledgeVersions,
     Submission,
 )
 from bastion.gateway.callers import Caller, Callers
+from bastion.gateway.feedback_schema import (
+    FeedbackIn,
+    FeedbackOut,
+    QuarantinedDocument,
+    QuarantineOut,
+    RollbackIn,
+    RollbackOut,
+    VersionOut,
+    by_kind,
+    document_out,
+    feedback_out,
+)
 from bastion.gateway.openapi import error_responses
 from bastion.gateway.runtime import Runtime
 from bastion.ratelimit import RateLimiter
@@ -69,84 +80,6 @@ _ERRORS = error_responses(
         "503": "The decision could not be recorded in the audit log",
     }
 )
-
-
-class FeedbackIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    rating: Literal["up", "down"]
-    conversation_id: str | None = Field(default=None, max_length=36)
-    turn: int | None = Field(
-        default=None, ge=0, le=10_000, description="The answer's index in the conversation."
-    )
-    request_id: str | None = Field(
-        default=None, max_length=80, description="Or: the answer's id (asst-...)."
-    )
-    source_id: str | None = Field(
-        default=None, max_length=36, description="The documents collection it corrects."
-    )
-    correction: str | None = Field(default=None, max_length=100_000)
-
-
-class FeedbackOut(BaseModel):
-    id: str
-    user_id: str
-    target_kind: str
-    target_ref: str
-    turn: int | None
-    source_id: str | None
-    rating: str
-    status: Literal["accepted", "quarantined", "rejected", "rolled_back"]
-    reasons: list[str] = Field(description="Reason codes, never content.")
-    correction_chars: int
-    created_at: datetime
-    version: int | None = Field(default=None, description="The source version it made.")
-    reviewed_by: str | None = None
-    correction: str | None = Field(default=None, description="Shown for accepted only.")
-
-
-class QuarantinedDocument(BaseModel):
-    id: str
-    source_id: str
-    name: str
-    status: str
-    reasons: list[str]
-    sha256: str
-    chars: int
-    chunks: int
-    uploaded_by: str
-    created_at: datetime
-    version: int | None = None
-
-
-class QuarantineOut(BaseModel):
-    documents: list[QuarantinedDocument]
-    feedback: list[FeedbackOut]
-
-
-class VersionOut(BaseModel):
-    version: int
-    change: str
-    ref_kind: str
-    ref_id: str
-    target_version: int | None
-    actor: str
-    created_at: datetime
-
-
-class RollbackIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    version: int = Field(ge=0, description="The version to return to (0: empty).")
-
-
-class RollbackOut(BaseModel):
-    source_id: str
-    version: int = Field(description="The new version the rollback made.")
-    target_version: int
-    withdrawn: dict[str, list[str]]
-    restored: dict[str, list[str]]
-    gone: int = Field(description="Documents of the target deleted since (not restored).")
 
 
 class KnowledgeServices:
@@ -183,53 +116,22 @@ def knowledge_router(runtime: Runtime) -> APIRouter:
         runtime.clock,
         lambda name: policies.get(name).pipeline,
         Conversations(runtime.engine, runtime.keyring, runtime.clock),
-        KnowledgeLimits(),
+        lambda name: policies.get(name).knowledge,
     )
+    # Released documents are embedded like accepted uploads: with the uploads' embedder.
+    embedder = runtime.documents.embedder if runtime.documents is not None else runtime.embedder
     services = KnowledgeServices(
         runtime.callers,
         store,
-        DocumentReview(runtime.engine, runtime.clock),
+        DocumentReview(
+            runtime.engine, runtime.clock, sealer=ChunkSealer(runtime.keyring, embedder)
+        ),
         KnowledgeVersions(runtime.engine, runtime.clock),
         runtime.limiter,
         runtime.audit,
         runtime.clock,
     )
     return feedback_router(services)
-
-
-def _feedback_out(info: FeedbackInfo) -> FeedbackOut:
-    return FeedbackOut(
-        id=info.id,
-        user_id=info.user_id,
-        target_kind=info.target_kind,
-        target_ref=info.target_ref,
-        turn=info.turn,
-        source_id=info.source_id,
-        rating=info.rating,
-        status=info.status,
-        reasons=list(info.reasons),
-        correction_chars=info.correction_chars,
-        created_at=info.created_at,
-        version=info.version,
-        reviewed_by=info.reviewed_by,
-        correction=info.correction if info.status == "accepted" else None,
-    )
-
-
-def _document_out(info: DocumentInfo) -> QuarantinedDocument:
-    return QuarantinedDocument(
-        id=info.id,
-        source_id=info.source_id,
-        name=info.name,
-        status=info.status,
-        reasons=list(info.reasons),
-        sha256=info.sha256,
-        chars=info.chars,
-        chunks=info.chunks,
-        uploaded_by=info.uploaded_by,
-        created_at=info.created_at,
-        version=info.version,
-    )
 
 
 async def _mapped(call: Awaitable[T]) -> T:
@@ -263,7 +165,8 @@ def feedback_router(services: KnowledgeServices) -> APIRouter:
         quarantined (never used) when flagged; the answer lists the reason codes."""
         c = await s.callers.identify_for(request, "feedback.write")
         p = c.principal
-        limit = s.feedback.limits.feedback_rate
+        # The tenant policy's [knowledge] rate (PolicyUnavailable: the policy is bad).
+        limit = s.feedback.limits_for(p.policy).feedback_rate
         if not await s.limiter.hit(limit, "feedback", p.tenant_id, p.user_id):
             await _audit(
                 s, c, "POST /v1/feedback", "feedback_refused", None, None, "rate_limit_exceeded"
@@ -295,7 +198,7 @@ def feedback_router(services: KnowledgeServices) -> APIRouter:
                 "version": info.version,
             },
         )
-        return _feedback_out(info)
+        return feedback_out(info)
 
     @router.get("/v1/feedback", response_model=list[FeedbackOut])
     async def listing(
@@ -307,7 +210,7 @@ def feedback_router(services: KnowledgeServices) -> APIRouter:
         """The tenant's feedback in one state, newest first (corrections: accepted only)."""
         c = await s.callers.identify_for(request, "knowledge.read")
         found = await thread(s.feedback.list, c.principal.tenant_id, status)
-        return [_feedback_out(info) for info in found]
+        return [feedback_out(info) for info in found]
 
     @router.get("/v1/knowledge/quarantine", response_model=QuarantineOut)
     async def quarantine(request: Request) -> QuarantineOut:
@@ -317,8 +220,8 @@ def feedback_router(services: KnowledgeServices) -> APIRouter:
         documents = await thread(s.review.quarantined, tenant_id)
         feedback = await thread(s.feedback.list, tenant_id, "quarantined")
         return QuarantineOut(
-            documents=[_document_out(d) for d in documents],
-            feedback=[_feedback_out(f) for f in feedback],
+            documents=[document_out(d) for d in documents],
+            feedback=[feedback_out(f) for f in feedback],
         )
 
     async def decide_document(
@@ -336,7 +239,7 @@ def feedback_router(services: KnowledgeServices) -> APIRouter:
             {"document_id": info.id, "reasons": list(info.reasons), "version": info.version},
             documents=[info.id],
         )
-        return _document_out(info)
+        return document_out(info)
 
     @router.post(
         "/v1/knowledge/documents/{document_id}/release", response_model=QuarantinedDocument
@@ -366,7 +269,7 @@ def feedback_router(services: KnowledgeServices) -> APIRouter:
             info.source_id,
             {"feedback_id": info.id, "reasons": list(info.reasons), "version": info.version},
         )
-        return _feedback_out(info)
+        return feedback_out(info)
 
     @router.post("/v1/feedback/{feedback_id}/release", response_model=FeedbackOut)
     async def release_feedback(request: Request, feedback_id: str) -> FeedbackOut:
@@ -405,8 +308,8 @@ def feedback_router(services: KnowledgeServices) -> APIRouter:
         done = await _mapped(
             thread(s.versions.rollback, p.tenant_id, source_id, body.version, p.user_id)
         )
-        withdrawn = _by_kind(done.withdrawn)
-        restored = _by_kind(done.restored)
+        withdrawn = by_kind(done.withdrawn)
+        restored = by_kind(done.restored)
         await _audit(
             s,
             c,
@@ -431,13 +334,6 @@ def feedback_router(services: KnowledgeServices) -> APIRouter:
         )
 
     return router
-
-
-def _by_kind(items: tuple[tuple[str, str], ...]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {"documents": [], "feedback": []}
-    for kind, ref in items:
-        out["documents" if kind == "document" else "feedback"].append(ref)
-    return out
 
 
 async def _audit(

@@ -19,6 +19,7 @@ from bastion.detection.policy import (
     parse_response_policy,
 )
 from bastion.errors import PolicyUnavailable
+from bastion.feedback.limits import KnowledgeLimits, parse_knowledge_policy
 from bastion.gateway.tenant_policies import TenantPolicies, tenant_policy_name
 from bastion.governance.residency import ResidencyPolicy, parse_residency_policy
 from bastion.integrity import ArtifactIntegrityError
@@ -46,6 +47,7 @@ class ResolvedPolicy:
     detection: DetectionPolicy = field(default_factory=DetectionPolicy)
     response: ResponsePolicy = field(default_factory=ResponsePolicy)
     residency: ResidencyPolicy = field(default_factory=ResidencyPolicy)
+    knowledge: KnowledgeLimits = field(default_factory=KnowledgeLimits)
 
     def allows_model(self, role: str, model: str) -> bool:
         """The policy's ``models`` and the role's own list in ``[access]`` both allow it."""
@@ -131,6 +133,7 @@ def resolve_policy(
     detection = parse_detection_policy(policy.detection)
     response = parse_response_policy(policy.response)
     residency = parse_residency_policy(policy.residency)
+    knowledge = parse_knowledge_policy(policy.knowledge)
     needs_hash_key = any(
         getattr(scanner, "needs_hash_key", False)
         for stage in Stage
@@ -146,6 +149,7 @@ def resolve_policy(
         detection=detection,
         response=response,
         residency=residency,
+        knowledge=knowledge,
     )
 
 

@@ -247,6 +247,7 @@ class Runtime:
             self.clock,
             lambda policy: self.policies.get(policy).pipeline,
             self.embedder,
+            limits_for=lambda policy: self.policies.get(policy).knowledge,
         )
 
     def _tenant_by_name(self, name: str) -> tuple[str, str]:

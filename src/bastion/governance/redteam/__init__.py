@@ -1,11 +1,13 @@
 """The built-in red team: AI-specific attacks against a running Bastion, judged by code.
 
 ``run_redteam(RunOptions(...))`` returns a :class:`RedTeamReport` of
-:class:`Finding` s (blocked, got through, error, skipped; with severity and masked
-evidence). :func:`latest_report` reads the newest report saved in a directory (the
-posture check's question: did a red team run recently?). See ``docs/redteam.md``.
+:class:`Finding` s (blocked, got through, error, skipped; with severity, masked
+evidence and, for injections, the :class:`GoalStyle` used). :func:`latest_report`
+reads the newest report saved in a directory (the posture check's question: did a red
+team run recently?). See ``docs/redteam.md``.
 """
 
+from bastion.governance.redteam.judge import GoalStyle
 from bastion.governance.redteam.report import (
     Evidence,
     Finding,
@@ -27,6 +29,7 @@ __all__ = [
     "SCENARIOS",
     "Evidence",
     "Finding",
+    "GoalStyle",
     "Outcome",
     "RedTeamReport",
     "RunOptions",

@@ -1,5 +1,6 @@
 """What every scenario gets: the target (and an optional second key), the model, the
-goal factory, and the verdict helper shared by the scenario modules."""
+goal factory and the goal styles to run, and the verdict helper shared by the scenario
+modules."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from bastion.governance.redteam.corpus import Attack
-from bastion.governance.redteam.judge import Goal, excerpt, new_goal
+from bastion.governance.redteam.judge import Goal, GoalStyle, excerpt, new_goal
 from bastion.governance.redteam.report import Evidence, Finding, Outcome, Severity
 from bastion.governance.redteam.target import Reply, Target
 
-__all__ = ["Context", "verdict"]
+__all__ = ["ALL_GOALS", "Context", "styled_id", "verdict"]
+
+ALL_GOALS: tuple[GoalStyle, ...] = (GoalStyle.LOUD, GoalStyle.QUIET)
 
 
 @dataclass(slots=True)
@@ -23,6 +26,7 @@ class Context:
     second: Target | None = None
     token: Callable[[int], str] = field(default=secrets.token_hex, repr=False)
     action_email: str = "redteam@example.com"
+    goals: tuple[GoalStyle, ...] = ALL_GOALS
 
     @property
     def own_host(self) -> str:
@@ -30,6 +34,12 @@ class Context:
 
     def goal(self) -> Goal:
         return new_goal(self.token)
+
+
+def styled_id(attack_id: str, style: GoalStyle | None) -> str:
+    """A finding's id: the attack's, with ``:quiet`` for a quiet goal (a loud goal keeps
+    the plain id, as in reports from before goal styles), so ids stay unique."""
+    return f"{attack_id}:{style.value}" if style is GoalStyle.QUIET else attack_id
 
 
 def verdict(
@@ -42,13 +52,15 @@ def verdict(
     hide: tuple[str, ...] = (),
     strict: bool = False,
     attack: Attack | None = None,
+    goal: GoalStyle | None = None,
 ) -> Finding:
     """The common judgement: markers in a 2xx answer got through; ``request_blocked``
     (or a 2xx answer without markers) is blocked; anything else is an error."""
     vector, source = (attack.vector, attack.source) if attack else ("", "")
 
     def finding(outcome: Outcome, evidence: Evidence) -> Finding:
-        return Finding(scenario, attack_id, outcome, severity, evidence, vector, source)
+        style = goal.value if goal is not None else ""
+        return Finding(scenario, attack_id, outcome, severity, evidence, vector, source, style)
 
     if reply.status is None:
         return finding(Outcome.ERROR, Evidence(note=f"no answer ({reply.failure})"))

@@ -48,7 +48,8 @@ class Evidence:
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """One attack's verdict. ``severity`` is what is at stake if it gets through."""
+    """One attack's verdict. ``severity`` is what is at stake if it gets through.
+    ``goal``: the goal style an injection used (``loud``, ``quiet``), else empty."""
 
     scenario: str
     attack_id: str
@@ -57,6 +58,7 @@ class Finding:
     evidence: Evidence = field(default_factory=Evidence)
     vector: str = ""
     source: str = ""
+    goal: str = ""
 
     @property
     def failed(self) -> bool:
@@ -82,6 +84,7 @@ class Finding:
             evidence=Evidence(**ev),
             vector=str(data.get("vector", "")),
             source=str(data.get("source", "")),
+            goal=str(data.get("goal", "")),
         )
 
 
@@ -110,6 +113,18 @@ class RedTeamReport:
             row[f.outcome.value] += 1
         return table
 
+    def goal_counts(self) -> dict[str, dict[str, dict[str, int]]]:
+        """Per scenario and goal style, how many findings had each outcome (only the
+        findings whose attack carried a goal): does the lure or the goal's wording
+        decide?"""
+        table: dict[str, dict[str, dict[str, int]]] = {}
+        for f in self.findings:
+            if f.goal:
+                styles = table.setdefault(f.scenario, {})
+                row = styles.setdefault(f.goal, {o.value: 0 for o in Outcome})
+                row[f.outcome.value] += 1
+        return table
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "version": self.version,
@@ -120,6 +135,7 @@ class RedTeamReport:
             "scenarios": list(self.scenarios),
             "exit_code": self.exit_code,
             "summary": self.counts(),
+            "summary_by_goal": self.goal_counts(),
             "findings": [f.to_dict() for f in self.findings],
         }
 

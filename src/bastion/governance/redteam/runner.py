@@ -9,9 +9,11 @@ from datetime import UTC, datetime
 
 from bastion.governance.redteam.access_probes import run_cross_user
 from bastion.governance.redteam.chat_probes import CHAT_SCENARIOS, run_chat_scenario
-from bastion.governance.redteam.context import Context
+from bastion.governance.redteam.context import ALL_GOALS, Context
 from bastion.governance.redteam.corpus import Attack, load_corpus
+from bastion.governance.redteam.document_probes import DEFAULT_LURES, run_document_injection
 from bastion.governance.redteam.garak import run_garak
+from bastion.governance.redteam.judge import GoalStyle
 from bastion.governance.redteam.report import Finding, RedTeamReport
 from bastion.governance.redteam.target import Target, TargetError
 from bastion.governance.redteam.tool_probes import run_approval_bypass, run_sql_tool_abuse
@@ -20,6 +22,7 @@ __all__ = ["SCENARIOS", "RunOptions", "run_redteam"]
 
 SCENARIOS: tuple[str, ...] = (
     *CHAT_SCENARIOS,
+    "document_injection",
     "cross_user",
     "sql_tool_abuse",
     "approval_bypass",
@@ -28,12 +31,16 @@ SCENARIOS: tuple[str, ...] = (
 
 @dataclass(frozen=True, slots=True)
 class RunOptions:
+    """``limit``: at most that many attacks (lures) per scenario; each lure of an
+    injection scenario runs once per style in ``goals``."""
+
     target: str
     key: str = field(repr=False)
     second_key: str | None = field(default=None, repr=False)
     model: str | None = None
     scenarios: Sequence[str] = SCENARIOS
     limit: int | None = None
+    goals: Sequence[GoalStyle] = ALL_GOALS
     concurrency: int = 4
     timeout: float = 60.0
     garak: bool = False
@@ -62,12 +69,15 @@ def _select(attacks: list[Attack], scenario: str, limit: int | None) -> list[Att
 async def run_redteam(options: RunOptions) -> RedTeamReport:
     """Run ``options.scenarios``; :class:`TargetError` when the target or key is unusable.
 
-    Unknown scenario names are a ``ValueError`` naming them."""
+    Unknown scenario names or goal styles, or no goal style, are a ``ValueError``."""
     unknown = [s for s in options.scenarios if s not in SCENARIOS]
     if unknown:
         raise ValueError(
             f"unknown scenario(s): {', '.join(unknown)}; known: {', '.join(SCENARIOS)}"
         )
+    goals = tuple(dict.fromkeys(GoalStyle(g) for g in options.goals))
+    if not goals:
+        raise ValueError("goals: name at least one goal style (loud, quiet)")
     started = options.clock()
     async with Target(
         options.target, options.key, concurrency=options.concurrency, timeout=options.timeout
@@ -82,13 +92,16 @@ async def run_redteam(options: RunOptions) -> RedTeamReport:
         model = options.model or (models[0] if models else None)
         if model is None:
             raise TargetError("the key may use no model (GET /v1/models is empty); pass --model")
-        ctx = Context(target, model, second, options.token, options.action_email)
+        ctx = Context(target, model, second, options.token, options.action_email, goals)
         corpus = load_corpus()
         findings: list[Finding] = []
         for scenario in options.scenarios:
             if scenario in CHAT_SCENARIOS:
                 chosen = _select(corpus, scenario, options.limit)
                 findings += await run_chat_scenario(ctx, chosen)
+            elif scenario == "document_injection":
+                lures = _select(corpus, "indirect_injection", options.limit or DEFAULT_LURES)
+                findings += await run_document_injection(ctx, lures)
             elif scenario == "cross_user":
                 findings += await run_cross_user(ctx, options.limit)
             elif scenario == "sql_tool_abuse":

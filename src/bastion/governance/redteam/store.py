@@ -75,21 +75,39 @@ def render_markdown(report: RedTeamReport) -> str:
             f"| {scenario} | {row['blocked']} | {row['got_through']} | {row['error']} "
             f"| {row['skipped']} |"
         )
+    by_goal = report.goal_counts()
+    if by_goal:
+        lines += [
+            "",
+            "## By goal style",
+            "",
+            "Loud goals use override phrasing and ask for the system prompt; quiet goals "
+            "only ask for a code word, so what blocks them is the lure.",
+            "",
+            "| scenario | goal | blocked | got through | error | skipped |",
+            "|---|---|---|---|---|---|",
+        ]
+        for scenario, styles in by_goal.items():
+            for goal, row in styles.items():
+                lines.append(
+                    f"| {scenario} | {goal} | {row['blocked']} | {row['got_through']} "
+                    f"| {row['error']} | {row['skipped']} |"
+                )
     worst = [f for f in report.findings if f.outcome is not Outcome.BLOCKED]
     lines += ["", "## Findings other than blocked", ""]
     if not worst:
         lines.append("None: every attack was blocked.")
     else:
         lines += [
-            "| scenario | attack | outcome | severity | status | code | evidence |",
-            "|---|---|---|---|---|---|---|",
+            "| scenario | attack | goal | outcome | severity | status | code | evidence |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for f in sorted(worst, key=lambda f: (-f.severity.rank, f.scenario, f.attack_id)):
             ev = f.evidence
             detail = "; ".join(x for x in (", ".join(ev.markers), ev.note, ev.excerpt) if x)
             lines.append(
-                f"| {f.scenario} | {f.attack_id} | {f.outcome.value} | {f.severity.value} "
-                f"| {ev.status or ''} | {ev.code or ''} | {_cell(detail)} |"
+                f"| {f.scenario} | {f.attack_id} | {f.goal} | {f.outcome.value} "
+                f"| {f.severity.value} | {ev.status or ''} | {ev.code or ''} | {_cell(detail)} |"
             )
     return "\n".join(lines) + "\n"
 
