@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bastion import __version__
+from bastion.console.routes import console_router, console_static
 from bastion.errors import BastionError, InvalidRequest, MethodNotAllowed, NotFound
 from bastion.gateway.action_routes import action_router
 from bastion.gateway.admin import AdminDeps, admin_router
@@ -125,6 +126,8 @@ def create_app(runtime: Runtime, *, hsts: bool = False) -> FastPath:
     app.include_router(incident_router(runtime.response, callers, runtime.gate.forget))
     secure = runtime.settings.public_url.startswith("https://") or hsts
     app.include_router(sso_router(sso, callers, secure=secure))
+    app.mount("/console/static", console_static(), name="console-static")
+    app.include_router(console_router(runtime, callers, secure=secure))
     app.include_router(
         admin_router(
             AdminDeps(

@@ -1,0 +1,28 @@
+"""The console's pages, each behind a permission: the navigation shows, and the server
+serves, only those the caller's role grants (a page appears once its capability does)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bastion.authz import allowed
+
+__all__ = ["PAGES", "Page", "visible_pages"]
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    slug: str
+    title: str
+    permission: str
+
+    @property
+    def path(self) -> str:
+        return f"/console/{self.slug}"
+
+
+PAGES = (Page("overview", "Overview", "audit.read"),)
+
+
+def visible_pages(role: str) -> list[Page]:
+    return [page for page in PAGES if allowed(role, page.permission)]
