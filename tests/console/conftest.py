@@ -1,7 +1,9 @@
-"""The e2e gateway (a real server on loopback) for the console tests, on each backend."""
+"""The e2e gateway (a real server on loopback) for the console tests, on each backend,
+and the browser harness (tests.console.browser)."""
 
 from __future__ import annotations
 
+from tests.console.browser import page, sso  # noqa: F401 (fixtures)
 from tests.e2e.conftest import (  # noqa: F401 (fixtures re-exported for this directory)
     embedder,
     gateway,

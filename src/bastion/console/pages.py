@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from bastion.authz import allowed
 
-__all__ = ["PAGES", "Page", "visible_pages"]
+__all__ = ["PAGES", "Page", "page_named", "visible_pages"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,7 +21,12 @@ class Page:
         return f"/console/{self.slug}"
 
 
+# In navigation order; one line per page module (bastion.console.<slug>_page).
 PAGES = (Page("overview", "Overview", "audit.read"),)
+
+
+def page_named(slug: str) -> Page:
+    return next(page for page in PAGES if page.slug == slug)
 
 
 def visible_pages(role: str) -> list[Page]:

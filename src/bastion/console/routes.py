@@ -17,21 +17,21 @@ from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
-from bastion.console.overview import overview
-from bastion.console.pages import PAGES, Page, visible_pages
+from bastion.console import overview_page
+from bastion.console.kit import LOGIN, ConsoleKit
+from bastion.console.pages import visible_pages
 from bastion.console.render import Renderer
-from bastion.errors import AuthenticationFailed, BastionError, PermissionDenied
-from bastion.gateway.callers import Caller, Callers
+from bastion.errors import BastionError
+from bastion.gateway.callers import Callers
 from bastion.gateway.runtime import Runtime
 from bastion.identity import IdentityError
-from bastion.sessions import csrf_token
 from bastion.sessions.cookies import clear_session_cookie
-from bastion.sessions.errors import SessionInvalid
 
 __all__ = ["console_router", "console_static"]
 
 STATIC = Path(__file__).parent / "static"
-LOGIN = "/console/login"
+# Each page module's router; its Page is listed in bastion.console.pages.PAGES.
+PAGE_MODULES = (overview_page,)
 
 
 def console_static() -> StaticFiles:
@@ -40,38 +40,17 @@ def console_static() -> StaticFiles:
 
 def console_router(runtime: Runtime, callers: Callers, *, secure: bool) -> APIRouter:
     router = APIRouter(include_in_schema=False)
-    renderer = Renderer()
-
-    def frame(caller: Caller, page: Page | None) -> dict[str, object]:
-        p = caller.principal
-        return {
-            "user": p.user_email,
-            "role": p.role,
-            "tenant": p.tenant_name,
-            "pages": visible_pages(p.role),
-            "current": page.slug if page else "",
-            "csrf": csrf_token(caller.cookie or ""),
-        }
-
-    def denied(caller: Caller, message: str) -> Response:
-        context = {**frame(caller, None), "message": message}
-        return renderer.page("denied.html", context, status=403)
-
-    async def session_caller(request: Request) -> Caller | None:
-        try:
-            caller = await callers.identify(request)
-        except (AuthenticationFailed, SessionInvalid):
-            return None
-        return caller if caller.session is not None else None
+    kit = ConsoleKit(runtime, callers, Renderer(), secure)
+    renderer = kit.renderer
 
     @router.get("/console")
     async def home(request: Request) -> Response:
-        caller = await session_caller(request)
+        caller = await kit.session_caller(request)
         if caller is None:
             return RedirectResponse(LOGIN, status_code=303)
         pages = visible_pages(caller.role)
         if not pages:
-            return denied(caller, "Your role has no console pages.")
+            return kit.denied(caller, "Your role has no console pages.")
         return RedirectResponse(pages[0].path, status_code=303)
 
     @router.get(LOGIN)
@@ -86,6 +65,7 @@ def console_router(runtime: Runtime, callers: Callers, *, secure: bool) -> APIRo
         The CSP's ``form-action 'self'`` also holds for redirects after a form, and the
         IdP is another origin: so htmx gets ``HX-Redirect`` (a navigation), and a
         browser without script gets a page with a link to follow."""
+        htmx = request.headers.get("hx-request") == "true"
         name = tenant.strip()[:128]
         kinds: list[str] = []
         if name:
@@ -98,12 +78,12 @@ def console_router(runtime: Runtime, callers: Callers, *, secure: bool) -> APIRo
             # The same answer for an unknown tenant: names are not enumerable here.
             message = quote("No single sign-on is configured for that tenant.")
             back = f"{LOGIN}?error={message}"
-            if request.headers.get("hx-request") == "true":
+            if htmx:
                 return Response(status_code=204, headers={"hx-redirect": back})
             return RedirectResponse(back, status_code=303)
         kind = "oidc" if "oidc" in kinds else "saml"
         target = f"/sso/{quote(name)}/{kind}/login?return_to=/console"
-        if request.headers.get("hx-request") == "true":
+        if htmx:
             return Response(status_code=204, headers={"hx-redirect": target})
         context = {"target": target, "tenant": name, "pages": [], "user": ""}
         return renderer.page("continue.html", context)
@@ -119,20 +99,6 @@ def console_router(runtime: Runtime, callers: Callers, *, secure: bool) -> APIRo
         response.headers.append("set-cookie", clear_session_cookie(secure=secure))
         return response
 
-    @router.get("/console/overview")
-    async def overview_page(request: Request) -> Response:
-        caller = await session_caller(request)
-        if caller is None:
-            return RedirectResponse(LOGIN, status_code=303)
-        page = PAGES[0]
-        try:
-            callers.require(caller, page.permission)
-        except PermissionDenied:
-            return denied(caller, f"Your role may not see {page.title}.")
-        p = caller.principal
-        figures = await anyio.to_thread.run_sync(
-            overview, runtime.engine, p.tenant_id, runtime.clock()
-        )
-        return renderer.page("overview.html", {**frame(caller, page), "o": figures})
-
+    for module in PAGE_MODULES:
+        router.include_router(module.router(kit))
     return router

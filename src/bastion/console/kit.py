@@ -1,0 +1,115 @@
+"""What every console page module shares: the caller's session, the page frame
+(navigation, CSRF token), the permission check and the 403 page.
+
+A page module exposes ``router(kit) -> APIRouter`` and lists its :class:`Page` in
+``bastion.console.pages.PAGES``; ``bastion.console.routes`` includes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import Request
+from starlette.responses import RedirectResponse, Response
+
+from bastion.console.pages import Page, visible_pages
+from bastion.console.render import Renderer
+from bastion.errors import AuthenticationFailed, BastionError, PermissionDenied
+from bastion.gateway.callers import Caller, Callers
+from bastion.gateway.runtime import Runtime
+from bastion.sessions import csrf_token
+from bastion.sessions.errors import SessionInvalid, StepUpRequired
+
+__all__ = ["LOGIN", "ConsoleKit"]
+
+LOGIN = "/console/login"
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleKit:
+    runtime: Runtime
+    callers: Callers
+    renderer: Renderer
+    secure: bool
+
+    def __repr__(self) -> str:
+        return "ConsoleKit()"
+
+    async def session_caller(self, request: Request) -> Caller | None:
+        """The signed-in browser session's caller; None without one (API keys do not
+        open the console)."""
+        try:
+            caller = await self.callers.identify(request)
+        except (AuthenticationFailed, SessionInvalid):
+            return None
+        return caller if caller.session is not None else None
+
+    def frame(self, caller: Caller, page: Page | None) -> dict[str, Any]:
+        p = caller.principal
+        return {
+            "user": p.user_email,
+            "role": p.role,
+            "tenant": p.tenant_name,
+            "pages": visible_pages(p.role),
+            "current": page.slug if page else "",
+            "csrf": csrf_token(caller.cookie or ""),
+        }
+
+    def denied(self, caller: Caller, message: str) -> Response:
+        context = {**self.frame(caller, None), "message": message}
+        return self.renderer.page("denied.html", context, status=403)
+
+    async def open_page(self, request: Request, page: Page) -> Caller | Response:
+        """The caller allowed to see ``page``, or the response to send instead (to the
+        sign-in, or the 403 page)."""
+        caller = await self.session_caller(request)
+        if caller is None:
+            return RedirectResponse(LOGIN, status_code=303)
+        try:
+            self.callers.require(caller, page.permission)
+        except PermissionDenied:
+            return self.denied(caller, f"Your role may not see {page.title}.")
+        return caller
+
+    def render(self, name: str, caller: Caller, page: Page, **context: Any) -> Response:
+        return self.renderer.page(name, {**self.frame(caller, page), **context})
+
+    def step_up_url(self, caller: Caller, return_to: str) -> str:
+        """Where to sign in again (``step_up=1``: the IdP asks for the password anew),
+        then come back to ``return_to`` (a console path)."""
+        policy = self.runtime.policies.get(caller.principal.policy).policy
+        kind = "oidc" if "oidc" in policy.sso else "saml"
+        tenant = quote(caller.principal.tenant_name)
+        return f"/sso/{tenant}/{kind}/login?step_up=1&return_to={quote(return_to)}"
+
+    async def act(self, request: Request, permission: str, return_to: str) -> Caller | Response:
+        """The caller of an htmx action that needs ``permission`` (CSRF checked), or the
+        fragment to show instead: a sign-in link, a step-up link (``return_to``: the
+        page to come back to), or the refusal. Fragments swap into the target with
+        status 200 (htmx ignores error statuses), and say why in words."""
+        try:
+            caller = await self.callers.identify(request)
+        except (AuthenticationFailed, SessionInvalid):
+            return self.fragment("Your session has ended.", link=(LOGIN, "Sign in again"))
+        except BastionError as exc:  # CSRF, isolated: refused as the API would
+            return self.fragment(exc.message)
+        if caller.session is None:
+            return self.fragment("Sign in to the console first.", link=(LOGIN, "Sign in"))
+        try:
+            self.callers.require(caller, permission)
+        except StepUpRequired:
+            url = self.step_up_url(caller, return_to)
+            return self.fragment(
+                "This needs a recent sign-in.", link=(url, "Sign in again"), code="step_up"
+            )
+        except PermissionDenied as exc:
+            return self.fragment(exc.message)
+        return caller
+
+    def fragment(
+        self, message: str, *, link: tuple[str, str] | None = None, code: str = "refused"
+    ) -> Response:
+        context = {"message": message, "link": link, "code": code}
+        return self.renderer.page("refusal.html", context)
