@@ -165,6 +165,12 @@ class Settings(BaseSettings):
         "one version in the registry. Off by default: a model alias serves every "
         "tenant, so one tenant's incident would change it for all.",
     )
+    console_break_glass: bool = Field(
+        default=False,
+        description="Offer the console's break-glass sign-in (a local owner or admin "
+        "password set with `bastion console break-glass`) for when the identity provider "
+        "is down. Off by default.",
+    )
     model_probe_seconds: float = Field(
         default=0.0,
         ge=0,

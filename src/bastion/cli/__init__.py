@@ -11,6 +11,7 @@ def build_app() -> typer.Typer:
     from bastion.cli.audit_cmd import audit_app
     from bastion.cli.backup_cmd import register as register_backup
     from bastion.cli.bom_cmd import bom
+    from bastion.cli.console_cmd import console_app
     from bastion.cli.demo_cmd import demo
     from bastion.cli.dlp_cmd import dlp_app
     from bastion.cli.eval_cmd import eval_app
@@ -48,6 +49,7 @@ def build_app() -> typer.Typer:
     app.add_typer(incident_app(), name="incident")
     app.add_typer(secrets_app(), name="secrets")
     app.add_typer(models_app(), name="models")
+    app.add_typer(console_app(), name="console")
     app.add_typer(eval_app(), name="eval")
     app.add_typer(dlp_app(), name="dlp")
     app.add_typer(sql_app(), name="sql")

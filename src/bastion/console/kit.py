@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote
 
 from fastapi import Request
 from starlette.responses import RedirectResponse, Response
 
+from bastion.authz import allowed
 from bastion.console.pages import Page, visible_pages
 from bastion.console.render import Renderer
 from bastion.errors import AuthenticationFailed, BastionError, PermissionDenied
@@ -75,6 +76,27 @@ class ConsoleKit:
 
     def render(self, name: str, caller: Caller, page: Page, **context: Any) -> Response:
         return self.renderer.page(name, {**self.frame(caller, page), **context})
+
+    async def form(self, request: Request, max_bytes: int = 262_144) -> dict[str, str] | None:
+        """An htmx or HTML form post (``application/x-www-form-urlencoded``), parsed with
+        the standard library; None when it is too large or not a form. The last value
+        of a repeated field wins."""
+        kind = request.headers.get("content-type", "").split(";", 1)[0].strip()
+        if kind != "application/x-www-form-urlencoded":
+            return None
+        body = await request.body()
+        if len(body) > max_bytes:
+            return None
+        try:
+            pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=64)
+        except (UnicodeDecodeError, ValueError):
+            return None
+        return dict(pairs)
+
+    def callers_allowed(self, caller: Caller, permission: str) -> bool:
+        """Whether the caller's role grants ``permission`` (to show or hide controls;
+        the action itself checks again, with step-up)."""
+        return allowed(caller.role, permission)
 
     def step_up_url(self, caller: Caller, return_to: str) -> str:
         """Where to sign in again (``step_up=1``: the IdP asks for the password anew),

@@ -22,7 +22,17 @@ class Page:
 
 
 # In navigation order; one line per page module (bastion.console.<slug>_page).
-PAGES = (Page("overview", "Overview", "audit.read"),)
+PAGES = (
+    Page("overview", "Overview", "audit.read"),
+    Page("audit", "Audit log", "audit.read"),
+    Page("approvals", "Approvals", "actions.approve"),
+    Page("incidents", "Incidents", "incidents.read"),
+    Page("keys", "Keys and sessions", "keys.own"),
+    Page("sources", "Data sources", "datasources.use"),
+    Page("policy", "Policy", "policies.read"),
+    Page("posture", "Posture", "audit.verify"),
+    Page("threat-model", "Threat model", "audit.verify"),
+)
 
 
 def page_named(slug: str) -> Page:

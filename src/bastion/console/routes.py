@@ -17,7 +17,18 @@ from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
-from bastion.console import overview_page
+from bastion.console import (
+    approvals_page,
+    audit_page,
+    break_glass_route,
+    incidents_page,
+    keys_page,
+    overview_page,
+    policy_page,
+    posture_page,
+    sources_page,
+    threat_page,
+)
 from bastion.console.kit import LOGIN, ConsoleKit
 from bastion.console.pages import visible_pages
 from bastion.console.render import Renderer
@@ -31,7 +42,17 @@ __all__ = ["console_router", "console_static"]
 
 STATIC = Path(__file__).parent / "static"
 # Each page module's router; its Page is listed in bastion.console.pages.PAGES.
-PAGE_MODULES = (overview_page,)
+PAGE_MODULES = (
+    overview_page,
+    audit_page,
+    policy_page,
+    posture_page,
+    threat_page,
+    approvals_page,
+    incidents_page,
+    keys_page,
+    sources_page,
+)
 
 
 def console_static() -> StaticFiles:
@@ -55,7 +76,13 @@ def console_router(runtime: Runtime, callers: Callers, *, secure: bool) -> APIRo
 
     @router.get(LOGIN)
     async def login(request: Request, tenant: str = "", error: str = "") -> Response:
-        context = {"tenant": tenant[:128], "error": error[:200], "pages": [], "user": ""}
+        context: dict[str, object] = {
+            "tenant": tenant[:128],
+            "error": error[:200],
+            "pages": [],
+            "user": "",
+            "break_glass": runtime.settings.console_break_glass,
+        }
         return renderer.page("login.html", context)
 
     @router.get(LOGIN + "/start")
@@ -99,6 +126,7 @@ def console_router(runtime: Runtime, callers: Callers, *, secure: bool) -> APIRo
         response.headers.append("set-cookie", clear_session_cookie(secure=secure))
         return response
 
+    router.include_router(break_glass_route.router(kit))
     for module in PAGE_MODULES:
         router.include_router(module.router(kit))
     return router

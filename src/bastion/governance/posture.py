@@ -68,6 +68,7 @@ class _Deployment:
     engine: Engine
     clock: Callable[[], datetime]
     tenants: dict[str, tuple[str, ResolvedPolicy | None]]  # id -> (name, policy)
+    tenant_id: str | None = None  # one tenant's view (the console), else the deployment
 
 
 def _ok(check: str, title: str, evidence: str) -> CheckResult:
@@ -155,7 +156,8 @@ def _sso(d: _Deployment) -> CheckResult:
 def _audit(d: _Deployment) -> CheckResult:
     title = "Audit log enabled and every chain intact"
     try:
-        report = verify_chain(d.engine, sealer=sealer_for(d.settings, d.engine, d.clock))
+        sealer = sealer_for(d.settings, d.engine, d.clock)
+        report = verify_chain(d.engine, d.tenant_id, sealer=sealer)
     except SealedContentError as exc:
         return CheckResult("audit_chain", title, "fail", str(exc), "set the KEK to verify")
     if not report.ok:
@@ -356,18 +358,34 @@ def _probes(d: _Deployment) -> CheckResult:
     return _ok("model_probes", title, f"every {d.settings.model_probe_seconds:g} s")
 
 
+def _break_glass(d: _Deployment) -> CheckResult:
+    title = "Console break-glass sign-in off"
+    if d.settings.console_break_glass:
+        return CheckResult(
+            "break_glass", title, "warn", "BASTION_CONSOLE_BREAK_GLASS is on",
+            "turn it off once the identity provider is back",
+        )  # fmt: skip
+    return _ok("break_glass", title, "off: the console signs in through SSO only")
+
+
 CHECKS = (
     _encryption, _tls, _safe_setup, _sso, _audit, _detection, _scanners,
-    _models, _artifacts, _residency, _redteam, _siem, _probes,
+    _models, _artifacts, _residency, _redteam, _siem, _probes, _break_glass,
 )  # fmt: skip
 
 
-def _tenants(settings: Settings, engine: Engine) -> dict[str, tuple[str, ResolvedPolicy | None]]:
-    store = PolicyStore(
-        settings.policies_dir, default_registry(), tenant_policies=TenantPolicies(engine)
-    )
-    with read_snapshot(engine, None) as conn:
-        rows = conn.execute(select(Tenant.id, Tenant.name, Tenant.policy)).all()
+def _tenants(
+    settings: Settings, engine: Engine, tenant_id: str | None, store: PolicyStore | None
+) -> dict[str, tuple[str, ResolvedPolicy | None]]:
+    if store is None:
+        store = PolicyStore(
+            settings.policies_dir, default_registry(), tenant_policies=TenantPolicies(engine)
+        )
+    query = select(Tenant.id, Tenant.name, Tenant.policy)
+    if tenant_id is not None:
+        query = query.where(Tenant.id == tenant_id)
+    with read_snapshot(engine, tenant_id) as conn:
+        rows = conn.execute(query).all()
     found: dict[str, tuple[str, ResolvedPolicy | None]] = {}
     for tenant_id, name, policy_name in rows:
         try:
@@ -382,9 +400,16 @@ def evaluate(
     engine: Engine,
     clock: Callable[[], datetime],
     only: Sequence[str] = (),
+    *,
+    tenant_id: str | None = None,
+    policies: PolicyStore | None = None,
 ) -> PostureReport:
-    """Every check (or those named in ``only``) against this deployment."""
-    deployment = _Deployment(settings, engine, clock, _tenants(settings, engine))
+    """Every check (or those named in ``only``) against this deployment; with
+    ``tenant_id``, the tenant items for that tenant alone and its own audit chain (what
+    the console shows a tenant: no other tenant's name or chain), on ``engine`` bound to
+    it. ``policies``: the gateway's policy store (else one is built)."""
+    tenants = _tenants(settings, engine, tenant_id, policies)
+    deployment = _Deployment(settings, engine, clock, tenants, tenant_id)
     results = []
     for check in CHECKS:
         try:

@@ -101,7 +101,7 @@ def _components(
     return components
 
 
-def _sources(engine: Engine) -> list[SourceEntry]:
+def _sources(engine: Engine, tenant_id: str | None) -> list[SourceEntry]:
     shares = (
         select(DataSourceShareRow.source_id, func.count().label("n"))
         .group_by(DataSourceShareRow.source_id)
@@ -122,7 +122,9 @@ def _sources(engine: Engine) -> list[SourceEntry]:
         .join(shares, shares.c.source_id == DataSourceRow.id, isouter=True)
         .order_by(Tenant.name, DataSourceRow.name)
     )
-    with read_snapshot(engine, None) as conn:
+    if tenant_id is not None:
+        query = query.where(DataSourceRow.tenant_id == tenant_id)
+    with read_snapshot(engine, tenant_id) as conn:
         rows = conn.execute(query).all()
     found = []
     for tenant, name, kind, owner, config, disabled, n in rows:
@@ -180,15 +182,27 @@ def _tenant(
     )
 
 
-def gather(settings: Settings, engine: Engine, clock: Callable[[], datetime]) -> ThreatModel:
-    """The threat model of this deployment now (``engine``: the owner connection)."""
+def gather(
+    settings: Settings,
+    engine: Engine,
+    clock: Callable[[], datetime],
+    *,
+    tenant_id: str | None = None,
+    policies: PolicyStore | None = None,
+) -> ThreatModel:
+    """The threat model of this deployment now (``engine``: the owner connection); with
+    ``tenant_id``, only that tenant's sources and policy (the console's view, on an
+    engine bound to it). ``policies``: the gateway's policy store (else one is built)."""
     components = _components(settings, engine, clock)
-    sources = _sources(engine)
-    store = PolicyStore(
+    sources = _sources(engine, tenant_id)
+    store = policies or PolicyStore(
         settings.policies_dir, default_registry(), tenant_policies=TenantPolicies(engine)
     )
-    with read_snapshot(engine, None) as conn:
-        tenants = conn.execute(select(Tenant.name, Tenant.policy).order_by(Tenant.name)).all()
+    query = select(Tenant.name, Tenant.policy).order_by(Tenant.name)
+    if tenant_id is not None:
+        query = query.where(Tenant.id == tenant_id)
+    with read_snapshot(engine, tenant_id) as conn:
+        tenants = conn.execute(query).all()
     entries = []
     for name, policy_name in tenants:
         try:

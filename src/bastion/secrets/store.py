@@ -25,7 +25,9 @@ from bastion.store.tenancy import tenant_begin, tenant_connect
 __all__ = ["DEPLOYMENT", "KINDS", "SecretError", "SecretInfo", "SecretStore"]
 
 DEPLOYMENT = "deployment"
-KINDS = frozenset({"upstream_api_key", "datasource_credential", "idp_client_secret"})
+KINDS = frozenset(
+    {"upstream_api_key", "datasource_credential", "idp_client_secret", "break_glass_password"}
+)
 _TABLE = "sealed_secrets"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 _MAX_VALUE = 16_384
