@@ -32,4 +32,5 @@ def test_demo_tour(tmp_path: Path) -> None:
     assert "isolate_session: done" in out
     assert "mallory's next request: 403 isolated" in out
     assert "mallory's request after the release: 200" in out
+    assert "/console (break-glass sign-in: organisation demo, admin@demo.test, password " in out
     assert "unexpected" not in out

@@ -21,6 +21,7 @@ from bastion.cli.demo_actions_tour import (
     prepare_helpdesk,
     webhook_receiver,
 )
+from bastion.cli.demo_console import demo_console_admin
 from bastion.cli.demo_data_tour import data_tour, prepare_data
 from bastion.cli.demo_response_tour import RESPONSE_POLICY, response_tour
 from bastion.cli.demo_walkthrough import walkthrough
@@ -62,6 +63,7 @@ def demo(
             port=port,
             policies_dir=policies_dir,
             actions_allowed_hosts=["127.0.0.1"],
+            console_break_glass=True,  # the demo tenant has no SSO (see demo_console)
             data_sources_sqlite_dir=data_dir / "sources",
             models=[
                 ModelConfig(
@@ -88,6 +90,7 @@ def demo(
                 ("sam", "sam@demo.test", "security_analyst"),
             )
         }
+        console_password = demo_console_admin(engine, data_dir, utc_now)
         runtime = Runtime.build(settings, engine=engine)
         server = uvicorn.Server(uvicorn_config(settings, app=create_app(runtime)))
         thread = threading.Thread(target=server.run, name="bastion-demo", daemon=True)
@@ -100,6 +103,10 @@ def demo(
         base_url = f"http://127.0.0.1:{port}/v1"
         typer.echo(f"Bastion demo gateway: {base_url}")
         typer.echo(f"Demo API key:          {key}")
+        typer.echo(
+            f"Console:               http://127.0.0.1:{port}/console (break-glass sign-in: "
+            f"organisation demo, admin@demo.test, password {console_password})"
+        )
         typer.echo("Demo upstream:         a scripted stand-in, NOT a real model\n")
         walkthrough(base_url, key)
         data_tour(f"http://127.0.0.1:{port}", users, data_dir / "sources")
