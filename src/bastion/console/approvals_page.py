@@ -20,17 +20,16 @@ from datetime import datetime
 
 import anyio.to_thread
 from fastapi import APIRouter, Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from bastion.actions.flow import ActionFlow
 from bastion.actions.registry import Tier
 from bastion.actions.store import ActionIntegrityError, ActionRecord, ActionStore
-from bastion.console.kit import LOGIN, ConsoleKit
+from bastion.console.kit import ConsoleKit
 from bastion.console.pages import page_named
 from bastion.console.people import emails_by_id
 from bastion.errors import BastionError
 from bastion.gateway.callers import Caller
-from bastion.sessions.errors import StepUpRequired
 
 __all__ = ["router"]
 
@@ -114,17 +113,12 @@ def router(kit: ConsoleKit) -> APIRouter:
 
     @api.get(page.path)
     async def show(request: Request) -> Response:
-        try:
-            caller = await kit.open_page(request, page)
-        except StepUpRequired:
-            # The role may approve, but the sign-in is too old to open the queue.
-            stale = await kit.session_caller(request)
-            if stale is None:
-                return RedirectResponse(LOGIN, status_code=303)
-            url = kit.step_up_url(stale, page.path)
-            return kit.render("approvals.html", stale, page, step_up=url, enabled=True, **_EMPTY)
-        if isinstance(caller, Response):
-            return caller
+        opened = await kit.open_page_stale(request, page)
+        if isinstance(opened, Response):
+            return opened
+        caller, url = opened
+        if url:  # the role may approve, but the sign-in is too old to open the queue
+            return kit.render("approvals.html", caller, page, step_up=url, enabled=True, **_EMPTY)
         flow = kit.runtime.actions
         if flow is None:
             return kit.render("approvals.html", caller, page, step_up="", enabled=False, **_EMPTY)

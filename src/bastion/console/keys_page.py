@@ -19,7 +19,7 @@ from typing import Any
 import anyio.to_thread
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from bastion.authz import allowed
 from bastion.console.kit import LOGIN, ConsoleKit
@@ -111,16 +111,10 @@ def router(kit: ConsoleKit) -> APIRouter:
 
     @api.get(page.path)
     async def show(request: Request) -> Response:
-        caller = await kit.session_caller(request)
-        if caller is None:
-            return RedirectResponse(LOGIN, status_code=303)
-        step_up = ""
-        try:
-            kit.callers.require(caller, page.permission)
-        except StepUpRequired:
-            step_up = kit.step_up_url(caller, page.path)  # sessions still show
-        except PermissionDenied:
-            return kit.denied(caller, f"Your role may not see {page.title}.")
+        opened = await kit.open_page_stale(request, page)
+        if isinstance(opened, Response):
+            return opened
+        caller, step_up = opened  # an old sign-in still sees its sessions
         p = caller.principal
         everyone = allowed(caller.role, "keys.manage")
         found: list[KeyInfo] = []

@@ -64,15 +64,33 @@ class ConsoleKit:
 
     async def open_page(self, request: Request, page: Page) -> Caller | Response:
         """The caller allowed to see ``page``, or the response to send instead (to the
-        sign-in, or the 403 page)."""
+        sign-in, the 403 page, or, for a step-up permission and an old sign-in, a page
+        asking to sign in again). Pages that show something to a stale sign-in use
+        :meth:`open_page_stale`."""
+        opened = await self.open_page_stale(request, page)
+        if isinstance(opened, Response):
+            return opened
+        caller, step_up = opened
+        if step_up:
+            link = (step_up, "Sign in again")
+            context = {**self.frame(caller, page), "message": "This page needs a recent "
+                       "sign-in.", "link": link}  # fmt: skip
+            return self.renderer.page("denied.html", context, status=403)
+        return caller
+
+    async def open_page_stale(self, request: Request, page: Page) -> tuple[Caller, str] | Response:
+        """Like :meth:`open_page`, but a role that may see ``page`` with a sign-in too
+        old for its step-up permission gets through with the step-up URL (else "")."""
         caller = await self.session_caller(request)
         if caller is None:
             return RedirectResponse(LOGIN, status_code=303)
         try:
             self.callers.require(caller, page.permission)
+        except StepUpRequired:
+            return caller, self.step_up_url(caller, page.path)
         except PermissionDenied:
             return self.denied(caller, f"Your role may not see {page.title}.")
-        return caller
+        return caller, ""
 
     def render(self, name: str, caller: Caller, page: Page, **context: Any) -> Response:
         return self.renderer.page(name, {**self.frame(caller, page), **context})
