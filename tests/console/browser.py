@@ -1,6 +1,8 @@
 """The console's browser harness: Debian's Chromium under Playwright (never
 `playwright install`), the tenant's real OpenID provider, and a person's sign-in.
-Fixtures ``page`` and ``sso`` (re-exported by this directory's conftest)."""
+Fixtures ``page`` and ``sso`` (re-exported by this directory's conftest), and
+``db_url`` for browser modules to import: SQLite only. What the browser shows is the
+same on either backend; each page's HTTP tests run on both."""
 
 from __future__ import annotations
 
@@ -11,15 +13,26 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import ConsoleMessage, Page, sync_playwright
 
+from bastion.console.pages import CAPABILITIES, visible_pages
+from bastion.console.pages import Page as ConsolePage
 from bastion.crypto import Keyring, LocalKeyProvider
 from bastion.secrets import SecretStore
 from tests.conftest import need_service
 from tests.e2e.conftest import TEST_KEK, Gateway
 from tests.sso.oidc_provider import DEFAULT_ACCOUNTS, Account, OidcProvider, missing_programs
 
-__all__ = ["SHOTS", "page", "sign_in", "sso"]
+__all__ = [
+    "SHOTS",
+    "at_oidc_provider",
+    "csp_violations",
+    "db_url",
+    "page",
+    "pages_of",
+    "sign_in",
+    "sso",
+]
 
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(__file__).parents[2] / "docs" / "console"
@@ -44,6 +57,15 @@ role_mapping = {{ "bastion-admins" = "admin" }}
 default_role = "member"
 jit = true
 """
+
+
+@pytest.fixture
+def db_url(tmp_path: Path, migrated_templates: dict[str, str]) -> str:
+    """The browser tests' database: a copy of the migrated SQLite template (a module
+    that imports this overrides the two-backend ``db_url``)."""
+    target = tmp_path / "bastion.db"
+    shutil.copyfile(migrated_templates["sqlite"], target)
+    return f"sqlite:///{target}"
 
 
 @pytest.fixture
@@ -84,9 +106,43 @@ def sign_in(page: Page, gateway: Gateway, account: str) -> None:
     p.goto(f"{gateway.base_url}/console")
     p.fill("#tenant", "acme")
     p.click("button[type=submit]")
+    at_oidc_provider(p, gateway, account)
+
+
+def at_oidc_provider(page: Page, gateway: Gateway, account: str) -> None:
+    """The OpenID provider's login and consent pages (not ours), and back to the console."""
+    p = page
     p.fill("input[name=login]", account)
     p.fill("input[name=password]", "any")
     p.click("button[type=submit]")
     p.click("button[type=submit]")  # consent
     home = f"{gateway.base_url}/console"
     p.wait_for_url(lambda url: url.startswith(home) and "/login" not in url)
+
+
+def csp_violations(page: Page, origin: str) -> list[str]:
+    """The Content Security Policy violations that pages of ``origin`` report from now
+    on, as the DOM's ``securitypolicyviolation`` events (directive and blocked URI)
+    and as console messages: a list that fills while the test runs."""
+    seen: list[str] = []
+
+    def event(source: object, document: str, report: str) -> None:
+        if document.startswith(origin):
+            seen.append(f"{document}: {report}")
+
+    def message(m: ConsoleMessage) -> None:
+        if "Content Security Policy" in m.text and page.url.startswith(origin):
+            seen.append(f"{page.url}: {m.text}")
+
+    page.expose_binding("bastionCspViolation", event)
+    page.add_init_script(
+        "document.addEventListener('securitypolicyviolation', e =>"
+        " window.bastionCspViolation(e.documentURI, e.violatedDirective + ' ' + e.blockedURI));"
+    )
+    page.on("console", message)
+    return seen
+
+
+def pages_of(role: str) -> list[ConsolePage]:
+    """The console pages ``role`` sees on the test gateway (it has every capability)."""
+    return visible_pages(role, frozenset(CAPABILITIES))

@@ -196,7 +196,7 @@ def test_roles_without_actions_approve_get_nothing(
         reject = decide(http, proposed["id"], "reject", None, csrf)
     assert page.status_code == 403 and proposed["action_hash"] not in page.text
     for answer in (approve, reject):
-        assert 'data-code="refused"' in answer.text and "actions.approve" in answer.text
+        assert 'data-code="permission_denied"' in answer.text and "actions.approve" in answer.text
     assert status_of(gateway, proposed["id"]) == "pending" and decisions(gateway) == []
 
 

@@ -15,7 +15,7 @@ from playwright.sync_api import Page
 from sqlalchemy import update
 
 from bastion.store.schema import SessionRow
-from tests.console.browser import POLICY, SHOTS, sign_in
+from tests.console.browser import POLICY, SHOTS, db_url, sign_in  # noqa: F401 (db_url: SQLite only)
 from tests.console.test_approvals_page import (  # noqa: F401 (a fixture)
     gateway_extra_settings,
     propose,
@@ -46,6 +46,13 @@ def receiver() -> Iterator[Hooks]:
         hooks.server.server_close()
 
 
+def approvers_and_webhook(gateway: Gateway, sso: OidcProvider, receiver: Hooks) -> None:
+    """acme's policy: the IdP's admins group approves (an admin may not: separation of
+    duties), and agents may call the ``ops`` webhook of ``receiver``."""
+    policy = POLICY.format(issuer=sso.issuer).replace('= "admin"', '= "approver"')
+    (gateway.policies_dir / "corp.toml").write_text(policy + ACTIONS.format(port=receiver.port))
+
+
 def watch_csp(p: Page) -> list[str]:
     violations: list[str] = []
     p.on(
@@ -71,9 +78,7 @@ def sign_in_again(p: Page, gateway: Gateway, account: str) -> None:
 def test_an_approver_signs_in_again_and_approves_a_colleagues_action(
     gateway: Gateway, sso: OidcProvider, receiver: Hooks, page: Page
 ) -> None:
-    # The IdP's admins group approves here (an admin may not: separation of duties).
-    policy = POLICY.format(issuer=sso.issuer).replace('= "admin"', '= "approver"')
-    (gateway.policies_dir / "corp.toml").write_text(policy + ACTIONS.format(port=receiver.port))
+    approvers_and_webhook(gateway, sso, receiver)
     proposed = propose(gateway, "ana@acme.test")
     p = page
     violations = watch_csp(p)

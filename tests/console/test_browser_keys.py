@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Page
 
 from bastion.identity.directory import Directory
-from tests.console.browser import SHOTS, sign_in
+from tests.console.browser import SHOTS, db_url, sign_in  # noqa: F401 (db_url: SQLite only)
 from tests.console.test_sources_page import sales
 from tests.e2e.conftest import Gateway
 from tests.sso.oidc_provider import OidcProvider

@@ -7,7 +7,7 @@ from __future__ import annotations
 import httpx
 from playwright.sync_api import Page
 
-from tests.console.browser import SHOTS, sign_in
+from tests.console.browser import SHOTS, db_url, sign_in  # noqa: F401 (db_url: SQLite only)
 from tests.e2e.conftest import Gateway
 from tests.sso.oidc_provider import OidcProvider
 

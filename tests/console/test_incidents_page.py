@@ -142,7 +142,7 @@ def test_roles_without_incidents_read_get_nothing(gateway: Gateway, role: str) -
         close = http.post(f"/console/incidents/{found}/close", headers={"x-csrf-token": csrf})
     assert listing.status_code == 403 and one.status_code == 403 and found not in one.text
     for answer in (ran, close):
-        assert 'data-code="refused"' in answer.text and "incidents.respond" in answer.text
+        assert 'data-code="permission_denied"' in answer.text and "incidents.respond" in answer.text
     assert outcomes(gateway) == before and chat_status(gateway, key) == 200
 
 

@@ -41,7 +41,7 @@ def test_a_viewer_reads_the_policy_and_cannot_save(gateway: Gateway) -> None:
         )
     assert page.status_code == 200 and "readonly" in page.text
     assert "Validate and save" not in page.text
-    assert 'data-code="refused"' in saved.text and "policies.write" in saved.text
+    assert 'data-code="permission_denied"' in saved.text and "policies.write" in saved.text
     assert chat(gateway, EMAIL_PROMPT) == 200
 
 

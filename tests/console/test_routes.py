@@ -91,7 +91,9 @@ def test_vendored_htmx_is_the_pinned_file(gateway: Gateway) -> None:
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_every_console_route_against_every_role(gateway: Gateway, role: str) -> None:
+def test_each_page_in_the_navigation_of_the_roles_that_may_see_it(
+    gateway: Gateway, role: str
+) -> None:
     cookie = session_for(gateway, role)
     with browser(gateway, cookie) as http:
         for page in PAGES:

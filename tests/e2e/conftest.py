@@ -15,7 +15,7 @@ import gc
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +26,10 @@ import httpx
 import openai
 import pytest
 import uvicorn
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from sqlalchemy import Engine, func, select
+from starlette.routing import BaseRoute
 
 from bastion.audit import AuditSealer, VerifyReport, verify_chain
 from bastion.documents.embed import Embedder, load_embedder
@@ -61,6 +64,8 @@ class Gateway:
     policies_dir: Path
     sealer: AuditSealer | None = None
     clients: list[Any] = field(default_factory=list)
+    # The app's routes as (method, path template): route tables test every one.
+    routes: frozenset[tuple[str, str]] = frozenset()
 
     def verify(self) -> VerifyReport:
         """The audit chain verified with the gateway's own key (content is sealed)."""
@@ -183,9 +188,9 @@ TEST_KEK = base64.b64encode(bytes(range(100, 132))).decode()
 def gateway_settings(
     db_url: str, upstream: ScriptedUpstream, port: int, **extra: object
 ) -> Settings:
+    extra = {"kek": TEST_KEK, **extra}  # a module may run without a keyring (kek None)
     return Settings(
         database_url=db_url,
-        kek=TEST_KEK,
         host="127.0.0.1",
         port=port,
         models=[
@@ -242,6 +247,17 @@ def gateway_clock() -> Callable[[], datetime]:
     return utc_now
 
 
+def _api_routes(routes: Iterable[BaseRoute]) -> Iterator[tuple[str, str]]:
+    """(method, path) of every API route, through included routers (FastAPI includes
+    them lazily; Bastion's routers use full paths, no prefixes)."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            yield from _api_routes(included.routes)
+        elif isinstance(route, APIRoute):
+            yield from ((method, route.path) for method in route.methods or ())
+
+
 @pytest.fixture
 def gateway(
     gateway_clock: Callable[[], datetime],
@@ -280,7 +296,10 @@ def gateway(
         embedder=embedder,
         clock=gateway_clock,
     )
-    server = ServerThread(uvicorn_config(settings, app=create_app(runtime)))
+    app = create_app(runtime)
+    fastapi = app.app  # the FastAPI app behind the fast path
+    assert isinstance(fastapi, FastAPI)
+    server = ServerThread(uvicorn_config(settings, app=app))
     server.start()
     gw = Gateway(
         base_url=f"http://127.0.0.1:{port}",
@@ -291,6 +310,7 @@ def gateway(
         tenant_id=tenant_id,
         policies_dir=policies,
         sealer=runtime.sealer,
+        routes=frozenset(_api_routes(fastapi.routes)),
     )
     try:
         yield gw

@@ -246,6 +246,9 @@ def test_outputs_are_deterministic() -> None:
         ("redacted", {}, 3),
         ("rejected", {}, 4),
         ("action_refused", {}, 5),
+        ("source_shared", {}, 2),
+        ("source_unshared", {}, 2),
+        ("source_change_refused", {}, 5),
         ("blocked_input", {}, 6),
         ("blocked_output", {}, 7),
         ("blocked_tool_result", {}, 6),
@@ -297,6 +300,22 @@ def test_cef_allowed_is_a_success() -> None:
     header, ext = parse_cef(to_cef(exported(chat_event()), version="1"))
     assert header[6] == "1" and ext["outcome"] == "success"
     assert "reason" not in ext
+
+
+@pytest.mark.parametrize(
+    ("outcome", "error_code", "expected"),
+    [
+        ("source_shared", None, "success"),
+        ("source_unshared", None, "success"),
+        ("source_change_refused", "not_found", "failure"),
+    ],
+)
+def test_cef_source_share_changes(outcome: str, error_code: str | None, expected: str) -> None:
+    """Sharing and withdrawing a share are successes; a refused change is a failure."""
+    route = "DELETE /v1/sources/{source_id}/shares/{kind}/{grantee}"
+    event = chat_event(outcome=outcome, error_code=error_code, route=route)
+    header, ext = parse_cef(to_cef(exported(event), version="1"))
+    assert header[4] == outcome and ext["outcome"] == expected
 
 
 def test_cef_hostile_values_round_trip() -> None:

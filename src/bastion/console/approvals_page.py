@@ -118,10 +118,10 @@ def router(kit: ConsoleKit) -> APIRouter:
             return opened
         caller, url = opened
         if url:  # the role may approve, but the sign-in is too old to open the queue
-            return kit.render("approvals.html", caller, page, step_up=url, enabled=True, **_EMPTY)
+            return kit.render("approvals.html", caller, page, step_up=url, **_EMPTY)
         flow = kit.runtime.actions
-        if flow is None:
-            return kit.render("approvals.html", caller, page, step_up="", enabled=False, **_EMPTY)
+        if flow is None:  # open_page_stale answered 404 already (the page's capability)
+            return kit.denied(caller, "Agent actions are not available on this gateway.")
         p = caller.principal
         pending, history = await anyio.to_thread.run_sync(
             _queue, kit, flow.store, p.tenant_id, p.user_id
@@ -131,7 +131,6 @@ def router(kit: ConsoleKit) -> APIRouter:
             caller,
             page,
             step_up="",
-            enabled=True,
             pending=pending,
             history=history,
         )

@@ -208,7 +208,7 @@ def router(kit: ConsoleKit) -> APIRouter:
                 )
             except PermissionDenied as exc:
                 await _record(kit, caller, "audit_content_denied", extra, exc.code)
-                return kit.fragment("Content sealed: your role may not read it.")
+                return kit.fragment("Content sealed: your role may not read it.", code=exc.code)
             tenant_id = caller.principal.tenant_id
             content = await anyio.to_thread.run_sync(
                 load_content, runtime.engine, tenant_id, number, runtime.sealer

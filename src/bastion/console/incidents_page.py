@@ -1,6 +1,7 @@
 """``/console/incidents``: the tenant's incidents (``incidents.read``), one incident's
-timeline, and, for ``incidents.respond`` (a step-up permission), running a playbook on
-a subject and closing an incident.
+timeline, the active isolations (:mod:`bastion.console.isolations`), and, for
+``incidents.respond`` (a step-up permission), running a playbook on a subject, closing
+an incident and releasing an isolation.
 
 The actions are what ``POST /v1/incidents`` and ``POST /v1/incidents/{id}/close`` do,
 through the same calls: :func:`~bastion.response.run_playbook` (it records every step
@@ -19,6 +20,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from bastion.console import isolations
 from bastion.console.kit import ConsoleKit
 from bastion.console.pages import page_named
 from bastion.console.people import emails_by_id
@@ -65,6 +67,7 @@ def _subject_of(tenant_id: str, form: dict[str, str]) -> Subject | str:
 
 def router(kit: ConsoleKit) -> APIRouter:
     api = APIRouter(include_in_schema=False)
+    api.include_router(isolations.router(kit))  # releasing an isolation
     page = page_named("incidents")
     services = kit.runtime.response
     store = IncidentStore(services.engine, services.clock, services.keyring)
@@ -87,6 +90,9 @@ def router(kit: ConsoleKit) -> APIRouter:
             error, status = "Unknown status: showing every incident.", ""
         statuses = (status,) if status else ()
         found = await anyio.to_thread.run_sync(lambda: store.list(tenant_id, statuses=statuses))
+        isolated = await anyio.to_thread.run_sync(
+            isolations.active_isolations, kit.runtime.engine, tenant_id
+        )
         extra = await anyio.to_thread.run_sync(base, caller)
         return kit.render(
             "incidents.html",
@@ -98,6 +104,8 @@ def router(kit: ConsoleKit) -> APIRouter:
             error=error,
             playbooks=list(PLAYBOOKS.values()),
             subject_fields=SUBJECT_FIELDS[1:],
+            isolations=isolated,
+            release=isolations.RELEASE,
             **extra,
         )
 

@@ -101,7 +101,7 @@ def router(kit: ConsoleKit) -> APIRouter:
             )
         except PermissionDenied as exc:
             await refused(route, caller, permission, exc)
-            return kit.fragment(exc.message)
+            return kit.fragment(exc.message, code=exc.code)
         return None
 
     async def own_keys_table(caller: Caller) -> dict[str, Any]:

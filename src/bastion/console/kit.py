@@ -53,10 +53,16 @@ class ConsoleKit:
             "user": p.user_email,
             "role": p.role,
             "tenant": p.tenant_name,
-            "pages": visible_pages(p.role),
+            "pages": visible_pages(p.role, self.capabilities()),
             "current": page.slug if page else "",
             "csrf": csrf_token(caller.cookie or ""),
         }
+
+    def capabilities(self) -> frozenset[str]:
+        """The optional capabilities this gateway has (``pages.CAPABILITIES``)."""
+        rt = self.runtime
+        have = {"actions": rt.actions is not None, "data_sources": rt.data_sources is not None}
+        return frozenset(name for name, present in have.items() if present)
 
     def denied(self, caller: Caller, message: str) -> Response:
         context = {**self.frame(caller, None), "message": message}
@@ -84,6 +90,10 @@ class ConsoleKit:
         caller = await self.session_caller(request)
         if caller is None:
             return RedirectResponse(LOGIN, status_code=303)
+        if page.needs and page.needs not in self.capabilities():
+            message = f"{page.title} are not available on this gateway."
+            context = {**self.frame(caller, None), "message": message, "heading": "Not here"}
+            return self.renderer.page("denied.html", context, status=404)
         try:
             self.callers.require(caller, page.permission)
         except StepUpRequired:
@@ -128,7 +138,8 @@ class ConsoleKit:
         """The caller of an htmx action that needs ``permission`` (CSRF checked), or the
         fragment to show instead: a sign-in link, a step-up link (``return_to``: the
         page to come back to), or the refusal. Fragments swap into the target with
-        status 200 (htmx ignores error statuses), and say why in words."""
+        status 200 (htmx ignores error statuses), and say why in words; a role's refusal
+        carries ``data-code="permission_denied"``, as the API's error code."""
         try:
             caller = await self.callers.identify(request)
         except (AuthenticationFailed, SessionInvalid):
@@ -145,7 +156,7 @@ class ConsoleKit:
                 "This needs a recent sign-in.", link=(url, "Sign in again"), code="step_up"
             )
         except PermissionDenied as exc:
-            return self.fragment(exc.message)
+            return self.fragment(exc.message, code=exc.code)
         return caller
 
     def fragment(

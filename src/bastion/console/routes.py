@@ -69,7 +69,7 @@ def console_router(runtime: Runtime, callers: Callers, *, secure: bool) -> APIRo
         caller = await kit.session_caller(request)
         if caller is None:
             return RedirectResponse(LOGIN, status_code=303)
-        pages = visible_pages(caller.role)
+        pages = visible_pages(caller.role, kit.capabilities())
         if not pages:
             return kit.denied(caller, "Your role has no console pages.")
         return RedirectResponse(pages[0].path, status_code=303)

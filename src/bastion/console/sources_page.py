@@ -82,16 +82,15 @@ def router(kit: ConsoleKit) -> APIRouter:
         if isinstance(caller, Response):
             return caller
         store, p = kit.runtime.data_sources, caller.principal
-        views = []
-        if store is not None:
-            views = await anyio.to_thread.run_sync(
-                source_views, store, engine, p.tenant_id, p.user_id, caller.role
-            )
+        if store is None:  # open_page answered 404 already (the page's capability)
+            return kit.denied(caller, _NOT_ENABLED)
+        views = await anyio.to_thread.run_sync(
+            source_views, store, engine, p.tenant_id, p.user_id, caller.role
+        )
         return kit.render(
             "sources.html",
             caller,
             page,
-            enabled=store is not None,
             sources=views,
             roles=sorted(ROLES),
             max_sql=MAX_SQL_CHARS,
@@ -120,7 +119,9 @@ def router(kit: ConsoleKit) -> APIRouter:
         extra = {"source": source_id, "grantee_kind": kind, "grantee": grantee}
         change = store.share if add else store.unshare
         try:
-            await anyio.to_thread.run_sync(change, p.tenant_id, source_id, p.user_id, kind, grantee)
+            changed = await anyio.to_thread.run_sync(
+                change, p.tenant_id, source_id, p.user_id, kind, grantee
+            )
         except SourceError as exc:
             code = "permission_denied" if isinstance(exc, SourceForbidden) else "invalid_request"
             code = "not_found" if isinstance(exc, SourceNotFound) else code
@@ -130,6 +131,11 @@ def router(kit: ConsoleKit) -> APIRouter:
             if isinstance(exc, SourceForbidden):
                 return kit.fragment("Only the source's owner may change its shares.")
             return kit.fragment(f"{str(exc)[:200]}.", code="invalid")
+        if not add and not changed:  # as DELETE /v1/sources/{id}/shares/...: no silent no-op
+            await record(
+                caller, route, "source_change_refused", error_code="not_found", extra=extra
+            )
+            return kit.fragment("The source is not shared with that user or role.")
         await record(caller, route, "source_shared" if add else "source_unshared", extra=extra)
         views = await anyio.to_thread.run_sync(
             source_views, store, engine, p.tenant_id, p.user_id, caller.role

@@ -1,15 +1,15 @@
 """What the data-sources page shows of each source a caller may see: its owner, kind,
 classification and region, and its tables with the row filters, columns and masks
 that apply to *this* caller (``rules_for``, the guard's own narrowing); to the owner,
-its shares. Read through :class:`DataSources` (``visible``, ``get_for``: the same
-visibility the API applies); never the URL.
+its shares. Read through :class:`DataSources` (``visible``, ``get_for``, ``shares``:
+the same visibility and owner rule the API applies); never the URL.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from bastion.datasources._source_config import rules_for
 from bastion.datasources.sources import (
@@ -20,10 +20,8 @@ from bastion.datasources.sources import (
     SourceInfo,
 )
 from bastion.identity.directory import Directory
-from bastion.store.schema import DataSourceRow, DataSourceShareRow
-from bastion.store.tenancy import tenant_connect
 
-__all__ = ["ShareView", "SourceView", "TableView", "owned_shares", "source_views"]
+__all__ = ["ShareView", "SourceView", "TableView", "source_views"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,33 +55,6 @@ class SourceView:
     queryable: bool = False
 
 
-def owned_shares(engine: Engine, tenant_id: str, owner_id: str) -> dict[str, list[tuple[str, str]]]:
-    """The shares of the sources ``owner_id`` owns (only the owner may see or change
-    them), by source id: ``(kind, grantee)``."""
-    query = (
-        select(
-            DataSourceShareRow.source_id,
-            DataSourceShareRow.grantee_kind,
-            DataSourceShareRow.grantee,
-        )
-        .join(
-            DataSourceRow,
-            (DataSourceRow.id == DataSourceShareRow.source_id)
-            & (DataSourceRow.tenant_id == DataSourceShareRow.tenant_id),
-        )
-        .where(
-            DataSourceShareRow.tenant_id == tenant_id,
-            DataSourceRow.owner_user_id == owner_id,
-        )
-        .order_by(DataSourceShareRow.grantee_kind, DataSourceShareRow.grantee)
-    )
-    out: dict[str, list[tuple[str, str]]] = {}
-    with tenant_connect(engine, tenant_id) as conn:
-        for source_id, kind, grantee in conn.execute(query):
-            out.setdefault(source_id, []).append((kind, grantee))
-    return out
-
-
 def _tables(
     store: DataSources, info: SourceInfo, tenant_id: str, user_id: str, role: str
 ) -> tuple[SourceConfig | None, tuple[TableView, ...], str]:
@@ -108,29 +79,43 @@ def _tables(
     return config, tables, ""
 
 
+def _shares(
+    store: DataSources, info: SourceInfo, tenant_id: str, owner_id: str, emails: dict[str, str]
+) -> tuple[ShareView, ...]:
+    """The owner's view of a source's shares: a user by email (their id once they are
+    gone), a role by name; none when the source went away since it was listed."""
+    try:
+        shares = store.shares(tenant_id, info.id, owner_id)
+    except SourceError:
+        return ()
+    return tuple(
+        ShareView(
+            s.kind, s.grantee, emails.get(s.grantee, s.grantee) if s.kind == "user" else s.grantee
+        )
+        for s in shares
+    )
+
+
 def _view(
     store: DataSources,
     info: SourceInfo,
     caller: tuple[str, str, str],
     emails: dict[str, str],
-    shares: list[tuple[str, str]],
 ) -> SourceView:
     tenant_id, user_id, role = caller
     config, tables, problem = _tables(store, info, tenant_id, user_id, role)
+    mine = info.owner_user_id == user_id
     return SourceView(
         id=info.id,
         name=info.name,
         kind=info.kind,
         owner_email=emails.get(info.owner_user_id, "(a former user)"),
-        mine=info.owner_user_id == user_id,
+        mine=mine,
         classification=config.classification if config else "",
         region=config.region if config else "",
         row_cap=config.row_cap if config else 0,
         tables=tables,
-        shares=tuple(
-            ShareView(kind, grantee, emails.get(grantee, grantee) if kind == "user" else grantee)
-            for kind, grantee in shares
-        ),
+        shares=_shares(store, info, tenant_id, user_id, emails) if mine else (),
         problem=problem,
         queryable=config is not None,
     )
@@ -141,8 +126,7 @@ def source_views(
 ) -> list[SourceView]:
     """Every source the caller may see, as the page shows it. Blocking."""
     emails = {u.id: u.email for u in Directory(engine).users(tenant_id)}
-    shares = owned_shares(engine, tenant_id, user_id)
     return [
-        _view(store, info, (tenant_id, user_id, role), emails, shares.get(info.id, []))
+        _view(store, info, (tenant_id, user_id, role), emails)
         for info in store.visible(tenant_id, user_id, role)
     ]

@@ -41,7 +41,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import cast
+from typing import Literal, cast, get_args
 
 from sqlalchemy import (
     ColumnElement,
@@ -86,6 +86,8 @@ __all__ = [
     "KINDS",
     "ConnectionUrl",
     "DataSources",
+    "GranteeKind",
+    "ShareInfo",
     "Source",
     "SourceConfig",
     "SourceError",
@@ -101,7 +103,8 @@ __all__ = [
 
 _TABLE = "data_sources"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
-_GRANTEE_KINDS = frozenset({"user", "role"})
+GranteeKind = Literal["user", "role"]
+_GRANTEE_KINDS: frozenset[str] = frozenset(get_args(GranteeKind))
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +117,15 @@ class SourceInfo:
     owner_user_id: str
     created_at: datetime
     disabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ShareInfo:
+    """One share of a source: to a user (``grantee`` is their id) or to a role."""
+
+    kind: GranteeKind
+    grantee: str
+    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,8 +273,7 @@ class DataSources:
         self, tenant_id: str, source_id: str, by_user_id: str, grantee_kind: str, grantee: str
     ) -> bool:
         """Share with a user (id) or a role; only the owner may. True when new."""
-        if grantee_kind not in _GRANTEE_KINDS:
-            raise SourceError(f"grantee_kind must be one of {sorted(_GRANTEE_KINDS)}")
+        _check_grantee_kind(grantee_kind)
         if grantee_kind == "role":
             grantee = canonical_role(grantee)
             if grantee not in ROLES:
@@ -291,13 +302,34 @@ class DataSources:
     def unshare(
         self, tenant_id: str, source_id: str, by_user_id: str, grantee_kind: str, grantee: str
     ) -> bool:
-        """Withdraw a share; only the owner may. True when there was one."""
+        """Withdraw a share; only the owner may. True when there was one, False when
+        there was none (the caller decides whether that is an error)."""
+        _check_grantee_kind(grantee_kind)
         if grantee_kind == "role":
             grantee = canonical_role(grantee)
         with tenant_begin(self._engine, tenant_id) as conn:
             self._owned(conn, tenant_id, source_id, by_user_id)
             key = _share_key(tenant_id, source_id, grantee_kind, grantee)
             return conn.execute(delete(DataSourceShareRow).where(*key)).rowcount > 0
+
+    def shares(self, tenant_id: str, source_id: str, by_user_id: str) -> list[ShareInfo]:
+        """The source's shares, by kind then grantee; only the owner may see them."""
+        query = (
+            select(
+                DataSourceShareRow.grantee_kind,
+                DataSourceShareRow.grantee,
+                DataSourceShareRow.created_at,
+            )
+            .where(
+                DataSourceShareRow.tenant_id == tenant_id,
+                DataSourceShareRow.source_id == source_id,
+            )
+            .order_by(DataSourceShareRow.grantee_kind, DataSourceShareRow.grantee)
+        )
+        with tenant_connect(self._engine, tenant_id) as conn:
+            self._owned(conn, tenant_id, source_id, by_user_id)
+            rows = conn.execute(query).all()
+        return [ShareInfo(cast(GranteeKind, kind), grantee, at) for kind, grantee, at in rows]
 
     def delete(self, tenant_id: str, source_id: str, by_user_id: str) -> None:
         """Delete a source and its shares; only the owner may."""
@@ -354,6 +386,11 @@ _INFO_COLUMNS = (
     DataSourceRow.created_at,
     DataSourceRow.disabled,
 )
+
+
+def _check_grantee_kind(kind: str) -> None:
+    if kind not in _GRANTEE_KINDS:
+        raise SourceError(f"grantee_kind must be one of {sorted(_GRANTEE_KINDS)}")
 
 
 def _user_exists(tenant_id: str, user_id: str) -> Select[bool]:

@@ -37,6 +37,11 @@ from bastion.gateway.interaction import ChatInput, Interaction, outcome_for
 from bastion.gateway.policies import PolicyStore, ResolvedPolicy
 from bastion.gateway.residency_check import check_residency
 from bastion.gateway.spotlight import Spotlight, generate_boundary, scan_role
+from bastion.gateway.tool_calls import (
+    restore_tool_calls,
+    rewritten_arguments,
+    tool_call_texts,
+)
 from bastion.ratelimit import RateLimiter, used_tokens
 from bastion.scanners import Decision, Pipeline, ScanContext, Stage, StreamGuard, Verdict
 from bastion.settings import ModelConfig, Settings
@@ -257,7 +262,7 @@ class ChatService:
             if verdict.decision is Decision.BLOCK:
                 _refuse(it, context, verdict)
             if verdict.decision is Decision.REDACT:
-                rewritten = _rewritten_arguments(verdict, name, arguments)
+                rewritten = rewritten_arguments(verdict, name, arguments)
                 if rewritten is None:
                     _refuse(it, context, verdict)
                 call = {**call, "function": {**function, "arguments": rewritten}}
@@ -315,9 +320,9 @@ class ChatService:
             if choice.content:
                 verdict = await self._check(it, pipeline, context, choice.content, target)
                 choice.content = restore(verdict.text, prepared.pseudonyms)
-            for text in _tool_call_texts(choice.tool_calls):
+            for text in tool_call_texts(choice.tool_calls):
                 await self._check(it, pipeline, context, text, target + ".tool_calls", strict=True)
-            _restore_tool_calls(choice.tool_calls, prepared.pseudonyms)
+            restore_tool_calls(choice.tool_calls, prepared.pseudonyms)
         it.response = [choice.content for choice in result.choices]
         result.model = it.model
         await self._save_pseudonyms(it, prepared)
@@ -400,9 +405,9 @@ class ChatService:
     ) -> list[dict[str, object]] | None:
         pipeline, context = prepared.resolved.pipeline, prepared.output_context
         target = f"choices[{delta.index}].tool_calls"
-        for text in _tool_call_texts(delta.tool_calls):
+        for text in tool_call_texts(delta.tool_calls):
             await self._check(it, pipeline, context, text, target, strict=True)
-        _restore_tool_calls(delta.tool_calls, prepared.pseudonyms)
+        restore_tool_calls(delta.tool_calls, prepared.pseudonyms)
         return delta.tool_calls
 
     # -- the record ---------------------------------------------------------------
@@ -448,53 +453,10 @@ class ChatService:
             ) from None
 
 
-def _tool_call_texts(tool_calls: list[dict[str, object]] | None) -> list[str]:
-    texts: list[str] = []
-    for call in tool_calls or ():
-        function = call.get("function")
-        if isinstance(function, dict):
-            texts.append(f"{function.get('name', '')} {function.get('arguments', '')}")
-    return texts
-
-
 def _refuse(it: Interaction, context: ScanContext, verdict: Verdict) -> NoReturn:
     it.blocked_stage = context.stage.value
     base = _BLOCKED_INPUT if context.stage is Stage.INPUT else _BLOCKED_OUTPUT
     raise RequestBlocked(_reasons_message(base, verdict.reasons), reasons=verdict.reasons)
-
-
-def _rewritten_arguments(verdict: Verdict, name: str, arguments: object) -> str | None:
-    """The arguments of a redacted ``"<name> <arguments>"`` scan, when only the ``pii``
-    scanner redacted, the name is untouched and the result is still JSON; else None."""
-    redactors = {r.scanner for r in verdict.results if r.decision is Decision.REDACT}
-    prefix = name + " "
-    if redactors != {"pii"} or not isinstance(arguments, str):
-        return None
-    if not verdict.text.startswith(prefix):
-        return None
-    rewritten = verdict.text[len(prefix) :]
-    try:
-        orjson.loads(rewritten)
-    except orjson.JSONDecodeError:
-        return None
-    return rewritten
-
-
-def _restore_tool_calls(tool_calls: list[dict[str, object]] | None, pseudonyms: Pseudonyms) -> None:
-    """Placeholders in tool-call arguments (a JSON text) back to the caller's values,
-    JSON-escaped, in place, after the calls were scanned: the caller's own tools get
-    the caller's own data."""
-    if not pseudonyms.by_placeholder:
-        return
-    for call in tool_calls or ():
-        function = call.get("function")
-        if isinstance(function, dict) and isinstance(function.get("arguments"), str):
-            function["arguments"] = restore(function["arguments"], pseudonyms, escape=_json_inner)
-
-
-def _json_inner(value: str) -> str:
-    """``value`` as it appears inside a JSON string (quotes and backslashes escaped)."""
-    return orjson.dumps(value).decode()[1:-1]
 
 
 def _reasons_message(base: str, reasons: tuple[str, ...]) -> str:

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import anyio.to_thread
 from fastapi import APIRouter
+from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
@@ -33,7 +34,10 @@ from bastion.datasources.executor import Executor, HostNotAllowed, QueryFailed
 from bastion.datasources.queries import run_guarded
 from bastion.datasources.sources import (
     DataSources,
+    GranteeKind,
+    ShareInfo,
     SourceError,
+    SourceForbidden,
     SourceInfo,
     SourceNotFound,
 )
@@ -53,7 +57,7 @@ _ERRORS = error_responses(
         "401": "Not authenticated",
         "403": "The role lacks datasources.use, only the owner may do this, or the "
         "source's host is no longer allowed (code host_not_allowed)",
-        "404": "No such data source, or not one the caller may use",
+        "404": "No such data source, or not one the caller may use; or no such share",
         "502": "The database failed, timed out or refused (code query_failed)",
         "503": "The query could not be recorded in the audit log",
     }
@@ -81,6 +85,17 @@ class Share(BaseModel):
 
     kind: Literal["user", "role"]
     grantee: str = Field(max_length=64, description="A user id or a role name.")
+
+
+class ShareOut(BaseModel):
+    kind: GranteeKind
+    grantee: str = Field(description="A user id or a role name.")
+    created_at: datetime
+
+
+class ShareList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ShareOut]
 
 
 class Query(BaseModel):
@@ -178,11 +193,11 @@ def source_router(services: SourceServices) -> APIRouter:
             return await anyio.to_thread.run_sync(fn, *args)
         except SourceNotFound:
             raise NotFound("No such data source.") from None
+        except SourceForbidden:
+            raise Forbidden("Only the source's owner may do this.") from None
         except HostNotAllowed as exc:
             raise InvalidRequest(f"{str(exc)[:300]}.", param="url") from None
         except SourceError as exc:
-            if "only the owner" in str(exc):
-                raise Forbidden("Only the source's owner may do this.") from None
             raise InvalidRequest(str(exc)[:300]) from None
 
     async def decided(
@@ -237,6 +252,40 @@ def source_router(services: SourceServices) -> APIRouter:
             source=source_id,
             grantee_kind=body.kind,
             grantee=body.grantee,
+        )
+        return Response(status_code=204)
+
+    @router.get("/v1/sources/{source_id}/shares", response_model=ShareList)
+    async def shares(request: Request, source_id: str) -> ShareList:
+        """The source's shares, by kind then grantee (the owner only)."""
+        c = await caller(request)
+        p = c.principal
+        found: list[ShareInfo] = await run(s.sources.shares, p.tenant_id, source_id, p.user_id)
+        return ShareList(
+            data=[ShareOut(kind=i.kind, grantee=i.grantee, created_at=i.created_at) for i in found]
+        )
+
+    async def withdrawn(p: Principal, source_id: str, kind: str, grantee: str) -> None:
+        if not await run(s.sources.unshare, p.tenant_id, source_id, p.user_id, kind, grantee):
+            raise NotFound("The data source is not shared with that user or role.")
+
+    @router.delete("/v1/sources/{source_id}/shares/{kind}/{grantee}", status_code=204)
+    async def unshare(
+        request: Request,
+        source_id: str,
+        kind: GranteeKind,
+        grantee: Annotated[str, PathParam(max_length=64, description="A user id or a role.")],
+    ) -> Response:
+        """Withdraw a share (the owner only); 404 when there is no such share."""
+        c = await caller(request)
+        await decided(
+            c,
+            "DELETE /v1/sources/{source_id}/shares/{kind}/{grantee}",
+            "source_unshared",
+            withdrawn(c.principal, source_id, kind, grantee),
+            source=source_id,
+            grantee_kind=kind,
+            grantee=grantee,
         )
         return Response(status_code=204)
 

@@ -97,7 +97,7 @@ _OUTCOME_SEVERITY = {
     for level, names in (
         (1, "allowed signed_in client_disconnected document_ingested"),
         (2, "action_confirmed action_approved action_succeeded action_rejected action_expired"),
-        (2, "document_deleted source_connected source_shared source_deleted"),
+        (2, "document_deleted source_connected source_shared source_unshared source_deleted"),
         (3, "redacted admin_change upstream_error"),
         (4, "rejected rate_limited error action_failed"),
         (5, "action_refused sign_in_refused sign_in_failed source_change_refused"),
@@ -109,7 +109,8 @@ _OUTCOME_SEVERITY = {
 _SUCCESS = frozenset(
     {"allowed", "redacted", "signed_in", "action_confirmed", "action_approved"}
     | {"action_succeeded", "action_rejected", "document_ingested", "document_deleted"}
-    | {"source_connected", "source_shared", "source_deleted", "admin_change"}
+    | {"source_connected", "source_shared", "source_unshared", "source_deleted"}
+    | {"admin_change"}
 )
 _ALERT_LEVELS = {"info": 1, "informational": 1, "low": 3, "medium": 5, "high": 7, "critical": 9}
 _METHODS = {"POST": (1, "Create"), "GET": (2, "Read"), "PUT": (3, "Update")}
