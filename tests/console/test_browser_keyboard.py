@@ -12,6 +12,7 @@ from playwright.sync_api import Locator, Page, ViewportSize, expect
 
 from tests.console import test_browser_approvals
 from tests.console.browser import (  # noqa: F401 (db_url: SQLite only)
+    SHOTS,
     at_oidc_provider,
     csp_violations,
     db_url,
@@ -31,6 +32,8 @@ receiver = test_browser_approvals.receiver  # the fixture: the ``ops`` webhook's
 TAB_STOPS = 60  # more than any console page has before the control a test looks for
 LAP = 400  # more than any console page has in all
 WIDTHS: tuple[ViewportSize, ...] = ({"width": 1280, "height": 800}, {"width": 1920, "height": 1080})
+# Pages whose screenshot (docs/console/<slug>.png) no other browser test takes.
+UNSHOT = ("posture", "threat-model")
 
 # What the focused element shows: a drawn outline or a box shadow (a focus ring).
 RING = """el => {
@@ -173,6 +176,8 @@ def test_every_admin_page_names_its_controls_shows_focus_and_fits_the_screen(
             unnamed[shown.slug] = unnamed_controls(p)
             shape[shown.slug] = landmarks(p)
             if size == WIDTHS[0]:
+                if shown.slug in UNSHOT:  # the other pages' tests take theirs
+                    p.screenshot(path=str(SHOTS / f"{shown.slug}.png"), full_page=True)
                 stops, unringed[shown.slug] = lap(p)
                 assert stops > len(pages) + 1  # the skip link, the navigation, sign out, …
             width = p.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")

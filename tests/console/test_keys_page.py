@@ -180,7 +180,7 @@ def test_bad_input_is_refused_in_words(gateway: Gateway, form: dict[str, str], s
     user_id, cookie = person(gateway, "mia@acme.test", "member")
     with Browser(gateway, cookie) as mia:
         answer = mia.post("/console/keys", form)
-    assert 'data-code="invalid"' in answer and says in answer
+    assert 'data-code="invalid_request"' in answer and says in answer
     assert Directory(gateway.engine).keys(gateway.tenant_id, user_id) == []
 
 

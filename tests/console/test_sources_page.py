@@ -150,7 +150,7 @@ def test_the_owner_shares_and_withdraws_and_nobody_else_can(
     assert "3 rows" in bo_ran and ana not in bo_ran  # bo's rows
     assert "Only the source" in bo_shares and "Only the source" in bo_removes
     assert "No user with that email" in unknown
-    assert 'data-code="invalid"' in bad_role and "unknown role" in bad_role
+    assert 'data-code="invalid_request"' in bad_role and "unknown role" in bad_role
     assert "X-CSRF-Token" in no_csrf
     assert "Share withdrawn." in removed and "Not shared" in removed
     assert "No data source" in gone

@@ -129,11 +129,9 @@ def router(kit: ConsoleKit) -> APIRouter:
         if isinstance(caller, Response):
             return caller
         p = caller.principal
-        form = await kit.form(request, 8192)
-        if form is None:
-            return kit.fragment(
-                "Send the form as a form, and not larger than 8 KB.", code="invalid_request"
-            )
+        form = await kit.form_or_refusal(request, 8192)
+        if isinstance(form, Response):
+            return form
         name = form.get("playbook", "")
         if name not in PLAYBOOKS:
             return kit.fragment(

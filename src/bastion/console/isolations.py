@@ -82,11 +82,9 @@ def router(kit: ConsoleKit) -> APIRouter:
         if isinstance(caller, Response):
             return caller
         p = caller.principal
-        form = await kit.form(request, 4096)
-        if form is None:
-            return kit.fragment(
-                "Send the form as a form, and not larger than 4 KB.", code="invalid_request"
-            )
+        form = await kit.form_or_refusal(request, 4096)
+        if isinstance(form, Response):
+            return form
         kind, ref = _KINDS.get(form.get("kind", "")), form.get("ref", "")
         if kind is None or not _REF.fullmatch(ref):
             return kit.fragment(

@@ -147,7 +147,7 @@ def router(kit: ConsoleKit) -> APIRouter:
         form = await kit.form(request, _FORM_MAX)
         body = _new_key(form) if form is not None else "The form is too large or not a form."
         if isinstance(body, str):
-            return kit.fragment(body, code="invalid")
+            return kit.fragment(body, code="invalid_request")
         p, now = caller.principal, clock()
         expires = now + timedelta(days=body.expires_in_days) if body.expires_in_days else None
         try:
@@ -157,7 +157,7 @@ def router(kit: ConsoleKit) -> APIRouter:
                 )
             )
         except IdentityError as exc:
-            return kit.fragment(_message(exc), code="invalid")
+            return kit.fragment(_message(exc), code="invalid_request")
         changes = {"user_id": p.user_id}
         await audit.record(
             caller, route, now, action="key.create", target=issued.id, changes=changes

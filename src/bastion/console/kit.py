@@ -121,6 +121,17 @@ class ConsoleKit:
             return None
         return dict(pairs)
 
+    async def form_or_refusal(
+        self, request: Request, max_bytes: int = 262_144
+    ) -> dict[str, str] | Response:
+        """:meth:`form`, or the fragment refusing a body that is not one."""
+        form = await self.form(request, max_bytes)
+        if form is None:
+            return self.fragment(
+                f"Send a form, not larger than {max_bytes // 1024} KB.", code="invalid_request"
+            )
+        return form
+
     def callers_allowed(self, caller: Caller, permission: str) -> bool:
         """Whether the caller's role grants ``permission`` (to show or hide controls;
         the action itself checks again, with step-up)."""

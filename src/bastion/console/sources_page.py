@@ -102,17 +102,21 @@ def router(kit: ConsoleKit) -> APIRouter:
             return acted
         caller, store = acted
         p = caller.principal
-        form = await kit.form(request, _FORM_MAX)
-        if form is None:
-            return kit.fragment("The form is too large or not a form.", code="invalid")
+        form = await kit.form_or_refusal(request, _FORM_MAX)
+        if isinstance(form, Response):
+            return form
         kind, grantee = form.get("kind", ""), form.get("grantee", "").strip()[:320]
         if kind not in ("user", "role") or not grantee:
-            return kit.fragment("Choose a user (by email) or a role to share with.", code="invalid")
+            return kit.fragment(
+                "Choose a user (by email) or a role to share with.", code="invalid_request"
+            )
         if kind == "user" and "@" in grantee:
             users = await anyio.to_thread.run_sync(Directory(engine).users, p.tenant_id)
             found = next((u.id for u in users if u.email.lower() == grantee.lower()), None)
             if found is None:
-                return kit.fragment("No user with that email in this tenant.", code="invalid")
+                return kit.fragment(
+                    "No user with that email in this tenant.", code="invalid_request"
+                )
             grantee = found
         grantee = grantee[:64]
         route = f"POST {page.path}/{{source_id}}/shares" + ("" if add else "/remove")
@@ -130,7 +134,7 @@ def router(kit: ConsoleKit) -> APIRouter:
                 return kit.fragment("No such data source.")
             if isinstance(exc, SourceForbidden):
                 return kit.fragment("Only the source's owner may change its shares.")
-            return kit.fragment(f"{str(exc)[:200]}.", code="invalid")
+            return kit.fragment(f"{str(exc)[:200]}.", code="invalid_request")
         if not add and not changed:  # as DELETE /v1/sources/{id}/shares/...: no silent no-op
             await record(
                 caller, route, "source_change_refused", error_code="not_found", extra=extra
@@ -160,15 +164,15 @@ def router(kit: ConsoleKit) -> APIRouter:
             return acted
         caller, store = acted
         p = caller.principal
-        form = await kit.form(request, _FORM_MAX)
-        if form is None:
-            return kit.fragment("The form is too large or not a form.", code="invalid")
+        form = await kit.form_or_refusal(request, _FORM_MAX)
+        if isinstance(form, Response):
+            return form
         sql, source_id = form.get("sql", ""), form.get("source_id", "")[:64]
         if not sql.strip():
-            return kit.fragment("Enter a SELECT statement to try.", code="invalid")
+            return kit.fragment("Enter a SELECT statement to try.", code="invalid_request")
         if len(sql) > MAX_SQL_CHARS:
             return kit.fragment(
-                f"The query is longer than {MAX_SQL_CHARS} characters.", code="invalid"
+                f"The query is longer than {MAX_SQL_CHARS} characters.", code="invalid_request"
             )
         try:
             source = await anyio.to_thread.run_sync(
@@ -177,7 +181,7 @@ def router(kit: ConsoleKit) -> APIRouter:
         except SourceNotFound:
             return kit.fragment("No such data source.")
         except SourceError as exc:
-            return kit.fragment(f"{str(exc)[:200]}.", code="invalid")
+            return kit.fragment(f"{str(exc)[:200]}.", code="invalid_request")
         try:
             stored = await anyio.to_thread.run_sync(attributes.get, p.tenant_id, p.user_id)
         except UnknownUser:
