@@ -22,8 +22,10 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench training
 	$(BIN)/mypy
 
+# Two workers (pytest-xdist), each test file on one worker: files share no state but
+# the services', and every test makes its own databases, ports and receivers.
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix src tests bench
