@@ -125,13 +125,11 @@ def router(kit: ConsoleKit) -> APIRouter:
 
     @api.post(page.path + "/run")
     async def run(request: Request) -> Response:
-        caller = await kit.act(request, "incidents.respond", page.path)
-        if isinstance(caller, Response):
-            return caller
+        acting = await kit.act_on_form(request, "incidents.respond", page.path, 8192)
+        if isinstance(acting, Response):
+            return acting
+        caller, form = acting
         p = caller.principal
-        form = await kit.form_or_refusal(request, 8192)
-        if isinstance(form, Response):
-            return form
         name = form.get("playbook", "")
         if name not in PLAYBOOKS:
             return kit.fragment(

@@ -78,13 +78,11 @@ def router(kit: ConsoleKit) -> APIRouter:
 
     @api.post(RELEASE)
     async def release(request: Request) -> Response:
-        caller = await kit.act(request, "incidents.respond", page.path)
-        if isinstance(caller, Response):
-            return caller
+        acting = await kit.act_on_form(request, "incidents.respond", page.path, 4096)
+        if isinstance(acting, Response):
+            return acting
+        caller, form = acting
         p = caller.principal
-        form = await kit.form_or_refusal(request, 4096)
-        if isinstance(form, Response):
-            return form
         kind, ref = _KINDS.get(form.get("kind", "")), form.get("ref", "")
         if kind is None or not _REF.fullmatch(ref):
             return kit.fragment(

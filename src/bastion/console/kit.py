@@ -132,6 +132,17 @@ class ConsoleKit:
             )
         return form
 
+    async def act_on_form(
+        self, request: Request, permission: str, return_to: str, max_bytes: int
+    ) -> tuple[Caller, dict[str, str]] | Response:
+        """:meth:`act`, then :meth:`form_or_refusal`: the caller and the form, or the
+        fragment to show instead."""
+        caller = await self.act(request, permission, return_to)
+        if isinstance(caller, Response):
+            return caller
+        form = await self.form_or_refusal(request, max_bytes)
+        return form if isinstance(form, Response) else (caller, form)
+
     def callers_allowed(self, caller: Caller, permission: str) -> bool:
         """Whether the caller's role grants ``permission`` (to show or hide controls;
         the action itself checks again, with step-up)."""

@@ -67,14 +67,15 @@ def router(kit: ConsoleKit) -> APIRouter:
             **fields,
         )
 
-    async def acting(request: Request) -> tuple[Caller, DataSources] | Response:
-        caller = await kit.act(request, page.permission, page.path)
-        if isinstance(caller, Response):
-            return caller
+    async def acting(request: Request) -> tuple[Caller, DataSources, dict[str, str]] | Response:
+        acted = await kit.act_on_form(request, page.permission, page.path, _FORM_MAX)
+        if isinstance(acted, Response):
+            return acted
         store = kit.runtime.data_sources
         if store is None:
             return kit.fragment(_NOT_ENABLED)
-        return caller, store
+        caller, form = acted
+        return caller, store, form
 
     @api.get(page.path)
     async def show(request: Request) -> Response:
@@ -100,11 +101,8 @@ def router(kit: ConsoleKit) -> APIRouter:
         acted = await acting(request)
         if isinstance(acted, Response):
             return acted
-        caller, store = acted
+        caller, store, form = acted
         p = caller.principal
-        form = await kit.form_or_refusal(request, _FORM_MAX)
-        if isinstance(form, Response):
-            return form
         kind, grantee = form.get("kind", ""), form.get("grantee", "").strip()[:320]
         if kind not in ("user", "role") or not grantee:
             return kit.fragment(
@@ -162,11 +160,8 @@ def router(kit: ConsoleKit) -> APIRouter:
         acted = await acting(request)
         if isinstance(acted, Response):
             return acted
-        caller, store = acted
+        caller, store, form = acted
         p = caller.principal
-        form = await kit.form_or_refusal(request, _FORM_MAX)
-        if isinstance(form, Response):
-            return form
         sql, source_id = form.get("sql", ""), form.get("source_id", "")[:64]
         if not sql.strip():
             return kit.fragment("Enter a SELECT statement to try.", code="invalid_request")
