@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 from sqlalchemy import update
 
 from bastion.store.schema import SessionRow
@@ -131,10 +131,23 @@ def test_an_admin_runs_a_playbook_and_reads_its_timeline(
     p.get_by_role("button", name="Run playbook").click()
     p.locator("[data-code=incident_opened]").wait_for()
     assert "is contained" in p.inner_text("#run-result")
+    # An injection run on eve's key isolates it: listed, and released from the page.
+    eve = gateway.identity.create_key("acme", "eve@acme.test", datetime.now(UTC), role="member")
+    p.select_option("#playbook", "injection")
+    p.select_option("#user_id", label="(none)")
+    p.fill("#key_id", eve.id)
+    p.get_by_role("button", name="Run playbook").click()
+    p.locator("#run-result [data-code=incident_opened]").wait_for()
+    assert chat_status(gateway, eve.secret) == 403
     p.goto(f"{gateway.base_url}/console/incidents")
     assert "mallory@acme.test" in p.inner_text("table")
+    release = p.get_by_role("button", name=f"Release key {eve.id}")
+    expect(release).to_be_visible()
     p.screenshot(path=str(SHOTS / "incidents.png"), full_page=True)
-    p.locator("tbody a", has_text="Timeline").first.click()
+    release.click()
+    expect(p.locator("[data-code=released]")).to_be_visible()
+    assert chat_status(gateway, eve.secret) == 200
+    p.locator("tbody tr", has_text="data_leakage").locator("a", has_text="Timeline").click()
     assert "revoke_api_keys" in p.inner_text("main")
     p.get_by_role("button", name="Close incident").click()
     p.locator("[data-code=closed]").wait_for()
