@@ -127,6 +127,13 @@ def _pg_template(templates: dict[str, str]) -> str:
     return templates["postgres"]
 
 
+def sqlite_copy(tmp_path: Path, migrated_templates: dict[str, str]) -> str:
+    """A URL to a fresh copy of the migrated SQLite template under ``tmp_path``."""
+    target = tmp_path / "bastion.db"
+    shutil.copyfile(migrated_templates["sqlite"], target)
+    return f"sqlite:///{target}"
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def db_url(
     request: pytest.FixtureRequest,
@@ -136,9 +143,7 @@ def db_url(
 ) -> Iterator[str]:
     """A URL to an empty, migrated database, on each backend in turn."""
     if request.param == "sqlite":
-        target = tmp_path / "bastion.db"
-        shutil.copyfile(migrated_templates["sqlite"], target)
-        yield f"sqlite:///{target}"
+        yield sqlite_copy(tmp_path, migrated_templates)
         return
     need_service("PostgreSQL", pg_available)
     name, url = _fresh_pg_database(_pg_template(migrated_templates))

@@ -19,7 +19,7 @@ from bastion.console.pages import CAPABILITIES, visible_pages
 from bastion.console.pages import Page as ConsolePage
 from bastion.crypto import Keyring, LocalKeyProvider
 from bastion.secrets import SecretStore
-from tests.conftest import need_service
+from tests.conftest import need_service, sqlite_copy
 from tests.e2e.conftest import TEST_KEK, Gateway
 from tests.sso.oidc_provider import DEFAULT_ACCOUNTS, Account, OidcProvider, missing_programs
 
@@ -63,9 +63,7 @@ jit = true
 def db_url(tmp_path: Path, migrated_templates: dict[str, str]) -> str:
     """The browser tests' database: a copy of the migrated SQLite template (a module
     that imports this overrides the two-backend ``db_url``)."""
-    target = tmp_path / "bastion.db"
-    shutil.copyfile(migrated_templates["sqlite"], target)
-    return f"sqlite:///{target}"
+    return sqlite_copy(tmp_path, migrated_templates)
 
 
 @pytest.fixture
