@@ -14,7 +14,6 @@ from typing import Any
 import httpx
 import pytest
 
-from bastion.console.isolations import active_isolations
 from bastion.console.render import Renderer
 from bastion.response.isolation import Isolations
 from tests.console.test_approvals_page import session_in, token
@@ -132,7 +131,7 @@ def test_the_list_without_incidents_respond_has_no_release_button(gateway: Gatew
     _, key_id = member_key(gateway)
     found = isolate(gateway, key_id)
     tenant_id = gateway.identity.tenant_id("acme")
-    listed = active_isolations(gateway.engine, tenant_id)
+    listed = Isolations(gateway.engine, lambda: datetime.now(UTC)).listed(tenant_id)
     frame = {"user": "r@acme.test", "role": "reader", "tenant": "acme", "pages": [],
              "current": "incidents", "csrf": "t"}  # fmt: skip
     context = {

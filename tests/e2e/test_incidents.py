@@ -84,12 +84,18 @@ def test_an_alert_runs_the_tenants_playbook_and_the_key_is_refused(gateway: Gate
         assert refused.status_code == 403
         assert refused.json()["error"]["code"] == "isolated"
         assert mallory.get("/v1/models").status_code == 403
+        (listed,) = analyst.get("/v1/isolations").json()["data"]
+        assert (listed["kind"], listed["ref"]) == ("key", member_key_id)
+        assert (listed["incident_id"], listed["playbook"]) == (incident["id"], "injection")
+        with client(gateway, new_key(gateway, "bob@acme.test", "member")[0]) as bob:
+            assert bob.get("/v1/isolations").status_code == 403  # no incidents.read
 
         released = analyst.post(
             "/v1/isolations/release", json={"kind": "key", "ref": member_key_id}
         )
         assert released.status_code == 204
         assert chat(mallory).status_code == 200
+        assert analyst.get("/v1/isolations").json() == {"data": []}
         again = analyst.post("/v1/isolations/release", json={"kind": "key", "ref": member_key_id})
         assert again.status_code == 404
     assert gateway.verify().ok

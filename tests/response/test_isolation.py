@@ -4,6 +4,7 @@ indexed query on the request path, held to the tenant."""
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -73,6 +74,30 @@ def test_another_tenant_neither_sees_nor_releases_an_isolation(world: World) -> 
     with pytest.raises(IncidentNotFound):  # the incident is not the other tenant's
         isolations.isolate(world.other_tenant_id, "session", "x", incident_id)
     assert isolations.is_isolated(world.other_tenant_id, session_id="x") is None
+
+
+def test_the_list_is_the_tenants_active_isolations_newest_first(world: World) -> None:
+    """Released isolations and another tenant's are not listed; each one names the
+    incident that made it; ``limit`` bounds the list."""
+    isolations = Isolations(world.app_engine, world.clock)
+    first, second = incident(world), incident(world)
+    isolations.isolate(world.tenant_id, "key", "k1", first)
+    world.clock.now += timedelta(minutes=1)
+    isolations.isolate(world.tenant_id, "session", "s1", second)
+    world.clock.now += timedelta(minutes=1)
+    isolations.isolate(world.tenant_id, "conversation", "c1", second)
+    isolations.release(world.tenant_id, "conversation", "c1", "u2")
+    theirs = incident(world, world.other_tenant_id)
+    isolations.isolate(world.other_tenant_id, "key", "k-other", theirs)
+    listed = isolations.listed(world.tenant_id)
+    assert [(i.kind, i.ref, i.incident_id) for i in listed] == [
+        ("session", "s1", second),
+        ("key", "k1", first),
+    ]
+    assert {(i.playbook, i.incident_status) for i in listed} == {("injection", "open")}
+    assert listed[1].since == listed[0].since - timedelta(minutes=1)
+    assert [i.ref for i in isolations.listed(world.tenant_id, limit=1)] == ["s1"]
+    assert [i.ref for i in isolations.listed(world.other_tenant_id)] == ["k-other"]
 
 
 def test_bad_arguments_are_refused(world: World) -> None:

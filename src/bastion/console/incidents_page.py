@@ -29,6 +29,7 @@ from bastion.response import (
     PLAYBOOKS,
     IncidentNotFound,
     IncidentStore,
+    Isolations,
     Subject,
     close_incident,
     run_playbook,
@@ -71,6 +72,7 @@ def router(kit: ConsoleKit) -> APIRouter:
     page = page_named("incidents")
     services = kit.runtime.response
     store = IncidentStore(services.engine, services.clock, services.keyring)
+    active = Isolations(services.engine, services.clock)
 
     def base(caller: Caller) -> dict[str, Any]:
         tenant_id = caller.principal.tenant_id
@@ -90,9 +92,7 @@ def router(kit: ConsoleKit) -> APIRouter:
             error, status = "Unknown status: showing every incident.", ""
         statuses = (status,) if status else ()
         found = await anyio.to_thread.run_sync(lambda: store.list(tenant_id, statuses=statuses))
-        isolated = await anyio.to_thread.run_sync(
-            isolations.active_isolations, kit.runtime.engine, tenant_id
-        )
+        isolated = await anyio.to_thread.run_sync(active.listed, tenant_id)
         extra = await anyio.to_thread.run_sync(base, caller)
         return kit.render(
             "incidents.html",

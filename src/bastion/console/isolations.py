@@ -7,69 +7,27 @@ Releasing is what ``POST /v1/isolations/release`` does, through the same call:
 audit chain before it returns), then the gateway's isolation gate forgets the tenant's
 cached isolations, so the released session, conversation or key works again at once.
 An isolation is shown by identifiers only: its kind and ref (a session, key or
-conversation id, never a secret), since when, and the incident that made it.
+conversation id, never a secret), since when, and the incident that made it, as
+:meth:`~bastion.response.Isolations.listed` (and ``GET /v1/isolations``) gives them.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from datetime import datetime
 from typing import get_args
 
 from fastapi import APIRouter, Request
-from sqlalchemy import Engine, select
 from starlette.responses import Response
 
 from bastion.console.kit import ConsoleKit
 from bastion.console.pages import page_named
 from bastion.response import IsolationKind, release_isolation
-from bastion.store.schema import IncidentRow, IsolationRow
-from bastion.store.tenancy import tenant_connect
 
-__all__ = ["RELEASE", "ShownIsolation", "active_isolations", "router"]
+__all__ = ["RELEASE", "router"]
 
 RELEASE = "/console/incidents/isolations/release"
 _KINDS: dict[str, IsolationKind] = {kind: kind for kind in get_args(IsolationKind)}
 _REF = re.compile(r"[A-Za-z0-9:_.@-]{1,80}")  # as the API's ReleaseIn.ref
-
-
-@dataclass(frozen=True, slots=True)
-class ShownIsolation:
-    """One active isolation as the page lists it: identifiers and times only."""
-
-    kind: str
-    ref: str
-    since: datetime
-    incident_id: str
-    playbook: str
-    incident_status: str
-    user_id: str | None
-
-
-def active_isolations(engine: Engine, tenant_id: str) -> list[ShownIsolation]:
-    """The tenant's active isolations, newest first, each with the incident that made
-    it (the request path's own check reads the same rows: ``released_at`` unset)."""
-    query = (
-        select(
-            IsolationRow.kind,
-            IsolationRow.ref,
-            IsolationRow.created_at,
-            IncidentRow.id,
-            IncidentRow.playbook,
-            IncidentRow.status,
-            IncidentRow.user_id,
-        )
-        .join(IncidentRow, IncidentRow.id == IsolationRow.incident_id)
-        .where(
-            IsolationRow.tenant_id == tenant_id,
-            IncidentRow.tenant_id == tenant_id,
-            IsolationRow.released_at.is_(None),
-        )
-        .order_by(IsolationRow.created_at.desc(), IsolationRow.id)
-    )
-    with tenant_connect(engine, tenant_id) as conn:
-        return [ShownIsolation(*row) for row in conn.execute(query)]
 
 
 def router(kit: ConsoleKit) -> APIRouter:

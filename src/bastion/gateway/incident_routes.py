@@ -1,5 +1,5 @@
 """``/v1/incidents``: run a playbook by hand, read incidents and their timelines, close
-them, release isolations. Scoped to the caller's tenant; ``incidents.read`` to read,
+them, list and release isolations. Scoped to the caller's tenant; ``incidents.read`` to read,
 ``incidents.respond`` (a step-up permission) to act. Every action is in the audit
 chain (the playbook runner writes it). New API keys a ``compromised_credentials`` run
 issues are in its response, once; nothing else ever shows them.
@@ -23,6 +23,7 @@ from bastion.response import (
     Incident,
     IncidentNotFound,
     IncidentStore,
+    Isolations,
     ResponseServices,
     Subject,
     close_incident,
@@ -106,6 +107,22 @@ class IncidentList(BaseModel):
     data: list[IncidentOut]
 
 
+class IsolationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    kind: str
+    ref: str = Field(description="The isolated session, API key or conversation id.")
+    since: datetime
+    incident_id: str
+    playbook: str
+    incident_status: str
+    user_id: str | None
+
+
+class IsolationList(BaseModel):
+    data: list[IsolationOut]
+
+
 class ReleaseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -119,6 +136,7 @@ def incident_router(
     """``on_change(tenant_id)``: isolations changed (the gateway's gate reloads them)."""
     router = APIRouter(tags=["incidents"], responses=_ERRORS)
     store = IncidentStore(services.engine, services.clock, services.keyring)
+    isolations = Isolations(services.engine, services.clock)
 
     async def caller(request: Request, permission: str) -> Caller:
         return await callers.identify_for(request, permission)
@@ -173,6 +191,14 @@ def incident_router(
         await get(tenant_id, incident_id)
         await close_incident(services, tenant_id, incident_id, c.principal.user_id)
         return IncidentOut.model_validate(await get(tenant_id, incident_id))
+
+    @router.get("/v1/isolations", response_model=IsolationList)
+    async def isolated(request: Request) -> IsolationList:
+        """The tenant's active isolations, newest first (at most 1,000), each with the
+        incident that made it: the sessions, keys and conversations refused now."""
+        c = await caller(request, "incidents.read")
+        found = await anyio.to_thread.run_sync(isolations.listed, c.principal.tenant_id)
+        return IsolationList(data=[IsolationOut.model_validate(i) for i in found])
 
     @router.post("/v1/isolations/release", status_code=204)
     async def release(request: Request, body: ReleaseIn) -> None:

@@ -8,7 +8,7 @@ conversation is isolated. Security decisions here are deterministic code: no mod
 asked anything, and no prompt, response, secret or key reaches a log, error or repr.
 """
 
-from bastion.response.isolation import Isolation, IsolationKind, Isolations
+from bastion.response.isolation import ActiveIsolation, Isolation, IsolationKind, Isolations
 from bastion.response.playbooks import (
     PLAYBOOKS,
     IncidentReport,
@@ -31,6 +31,7 @@ from bastion.response.subject import Subject
 
 __all__ = [
     "PLAYBOOKS",
+    "ActiveIsolation",
     "AuditAppend",
     "Incident",
     "IncidentError",

@@ -34,7 +34,7 @@ from bastion.response.store import IncidentNotFound, locked_write
 from bastion.store.schema import IncidentRow, IsolationRow
 from bastion.store.tenancy import tenant_begin, tenant_connect
 
-__all__ = ["KINDS", "Isolation", "IsolationKind", "Isolations"]
+__all__ = ["KINDS", "ActiveIsolation", "Isolation", "IsolationKind", "Isolations"]
 
 IsolationKind = Literal["session", "conversation", "key"]
 KINDS: tuple[IsolationKind, ...] = ("session", "conversation", "key")
@@ -72,6 +72,20 @@ class Isolation:
     created_at: datetime
     released_at: datetime | None
     released_by: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveIsolation:
+    """An active isolation and the incident that made it: identifiers and times only
+    (a session, key or conversation id, never a secret)."""
+
+    kind: str
+    ref: str
+    since: datetime
+    incident_id: str
+    playbook: str
+    incident_status: str
+    user_id: str | None
 
 
 _COLUMNS = (
@@ -169,6 +183,31 @@ class Isolations:
         )
         with tenant_connect(self._engine, tenant_id) as conn:
             return [Isolation(*row) for row in conn.execute(query)]
+
+    def listed(self, tenant_id: str, limit: int = 1000) -> list[ActiveIsolation]:
+        """The tenant's active isolations, newest first, at most ``limit``, each with
+        the incident that made it (the rows the request path's check reads)."""
+        query = (
+            select(
+                IsolationRow.kind,
+                IsolationRow.ref,
+                IsolationRow.created_at,
+                IncidentRow.id,
+                IncidentRow.playbook,
+                IncidentRow.status,
+                IncidentRow.user_id,
+            )
+            .join(IncidentRow, IncidentRow.id == IsolationRow.incident_id)
+            .where(
+                IsolationRow.tenant_id == tenant_id,
+                IncidentRow.tenant_id == tenant_id,
+                _ACTIVE,
+            )
+            .order_by(IsolationRow.created_at.desc(), IsolationRow.id)
+            .limit(limit)
+        )
+        with tenant_connect(self._engine, tenant_id) as conn:
+            return [ActiveIsolation(*row) for row in conn.execute(query)]
 
     def is_isolated(
         self,
