@@ -98,6 +98,35 @@ def test_missing_or_bad_key(gateway: Gateway, header: str | None) -> None:
     assert gateway.audit_count() == before
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/v1/incidents", {"playbook": "nope"}),
+        ("POST", "/v1/sources", {"name": 7}),
+        ("POST", "/v1/isolations/release", {"kind": "user", "ref": "x"}),
+        ("DELETE", "/v1/sources/s1/shares/group/admin", None),  # no such kind
+        ("POST", "/admin/keys", {"unknown": True}),
+    ],
+)
+def test_a_caller_without_credentials_is_refused_before_the_body_is_judged(
+    gateway: Gateway, method: str, path: str, body: object
+) -> None:
+    """401 for no key, token or session, whatever the body or path holds; with a key,
+    the same request is the 400 that names the field."""
+    anonymous = httpx.request(method, gateway.base_url + path, json=body, timeout=30)
+    assert anonymous.status_code == 401
+    assert anonymous.json()["error"]["code"] == "invalid_api_key"
+    keyed = httpx.request(
+        method,
+        gateway.base_url + path,
+        json=body,
+        headers={"authorization": f"Bearer {gateway.key}"},
+        timeout=30,
+    )
+    assert keyed.status_code == 400
+    assert keyed.json()["error"]["code"] == "invalid_request"
+
+
 def test_revoked_and_expired_keys(gateway: Gateway) -> None:
     """A revoked or expired key is refused (cache staleness is tested in test_auth_cache)."""
     body = json.dumps(GOOD).encode()

@@ -16,7 +16,13 @@ from starlette.responses import Response
 
 from bastion import __version__
 from bastion.console.routes import console_router, console_static
-from bastion.errors import BastionError, InvalidRequest, MethodNotAllowed, NotFound
+from bastion.errors import (
+    AuthenticationFailed,
+    BastionError,
+    InvalidRequest,
+    MethodNotAllowed,
+    NotFound,
+)
 from bastion.gateway.action_routes import action_router
 from bastion.gateway.admin import AdminDeps, admin_router
 from bastion.gateway.admin.audit import AdminAudit
@@ -41,6 +47,7 @@ from bastion.gateway.sso_routes import sso_router
 from bastion.gateway.tenant_policies import TenantPolicies
 from bastion.identity.attributes import UserAttributes
 from bastion.identity.directory import Directory
+from bastion.sessions import COOKIE_NAME
 
 __all__ = ["create_app"]
 
@@ -172,6 +179,8 @@ def create_app(runtime: Runtime, *, hsts: bool = False) -> FastPath:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_body(request: Request, exc: RequestValidationError) -> Response:
+        if anonymous(request) and request.url.path.startswith(_AUTHENTICATED):
+            return error_response(AuthenticationFailed())  # judge no body before the caller
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
         error = InvalidRequest(
@@ -187,6 +196,19 @@ def create_app(runtime: Runtime, *, hsts: bool = False) -> FastPath:
         return error_response(error, anthropic=request.url.path.startswith("/v1/messages"))
 
     return FastPath(app, routes, SecurityHeaders(hsts_max_age).wrap)
+
+
+# Every route under these prefixes authenticates its caller; the body and path are
+# validated first (FastAPI), so a caller without credentials is told 401 instead.
+_AUTHENTICATED = ("/v1/", "/admin/")
+
+
+def anonymous(request: Request) -> bool:
+    """Whether the request carries no credentials at all: no key, token or session."""
+    headers = request.headers
+    return not (
+        "authorization" in headers or "x-api-key" in headers or COOKIE_NAME in request.cookies
+    )
 
 
 def _add_components(app: FastAPI, models: list[type[BaseModel]]) -> None:
