@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+import bastion.scanners.injection as injection_package
 from bastion.cli import build_app
 from bastion.evaluation import (
     Confusion,
@@ -131,3 +132,22 @@ def test_eval_cli_role_selects_the_profile() -> None:
     assert bad.exit_code == 2
     assert "unknown role 'nope'" in bad.output
     assert "document" in bad.output
+
+
+def test_eval_cli_flags_where_the_scanner_blocks_the_role() -> None:
+    """Without --threshold, an item is flagged where the gateway would block it: 0.5 for
+    the user's words, the stricter indirect threshold (0.35) for documents and tool
+    results, 0.5 for a bare model; --threshold overrides."""
+
+    def threshold(*args: str) -> float:
+        result = CliRunner().invoke(
+            build_app(), ["eval", "injection", "-d", str(FIXTURE), "--json", *args]
+        )
+        assert result.exit_code == 0, result.output
+        return float(json.loads(result.output)["threshold"])
+
+    assert threshold() == 0.5
+    assert threshold("--role", "tool") == 0.35
+    assert threshold("--role", "document", "--threshold", "0.7") == 0.7
+    model = Path(injection_package.__file__).parent / "data"
+    assert threshold("--role", "document", "--model", str(model)) == 0.5

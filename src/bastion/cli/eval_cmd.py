@@ -17,6 +17,7 @@ from bastion.evaluation import (
     DatasetError,
     Scorer,
     Summary,
+    decision_threshold,
     injection_scorer,
     resolve,
     score_dataset,
@@ -81,7 +82,13 @@ def injection(
         "-d",
         help="PATH[:attack|benign], a preset or a group; repeat for several.",
     ),
-    threshold: float = typer.Option(0.5, min=0.0, max=1.0, help="Flag when score >= T."),
+    threshold: float | None = typer.Option(
+        None,
+        min=0.0,
+        max=1.0,
+        help="Flag when score >= T. Default: where the scanner blocks text of --role "
+        "(0.5 for the user's words, 0.35 for documents and tool results); 0.5 with --model.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="One JSON document instead of a table."),
     data_root: Path = typer.Option(
         DEFAULT_DATA_ROOT, help="Folder the presets are read from (shared/data layout)."
@@ -118,6 +125,8 @@ def injection(
         scorer, note = loaded.score, f"model {loaded.version} from {model}"
     else:
         scorer, note = injection_scorer(role)
+    if threshold is None:
+        threshold = 0.5 if model is not None else decision_threshold(role)
     scores = [score_dataset(ds, scorer) for ds in datasets]
     pooled = [s for d in scores for s in d.benign_scores]
     rows = summarise(scores, threshold, pooled)

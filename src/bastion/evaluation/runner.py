@@ -16,7 +16,15 @@ from typing import Any
 from bastion.evaluation.datasets import Dataset
 from bastion.evaluation.metrics import Confusion, percentile, recall_at_fpr
 
-__all__ = ["DatasetScores", "Scorer", "Summary", "injection_scorer", "score_dataset", "summarise"]
+__all__ = [
+    "DatasetScores",
+    "Scorer",
+    "Summary",
+    "decision_threshold",
+    "injection_scorer",
+    "score_dataset",
+    "summarise",
+]
 
 Scorer = Callable[[str], float]
 SCANNER_NAME = "prompt_injection"
@@ -58,6 +66,21 @@ def injection_scorer(role: str = "user") -> tuple[Scorer, str]:
         f"InjectionModel {model.version} ({model.sha256[:12]})"
     )
     return model.score, note
+
+
+def decision_threshold(role: str = "user") -> float:
+    """The score at which the default ``prompt_injection`` scanner blocks text of
+    ``role``: its ``threshold`` for the direct profile, ``indirect_threshold`` for
+    untrusted content (0.5 when the scanner is not registered: the bare model)."""
+    from bastion.scanners import default_registry
+    from bastion.scanners.injection.scanner import INDIRECT_ROLES
+
+    registry = default_registry()
+    if SCANNER_NAME not in registry:
+        return 0.5
+    scanner: Any = registry.create(SCANNER_NAME, {})
+    chosen = scanner.indirect_threshold if role in INDIRECT_ROLES else scanner.threshold
+    return float(chosen)
 
 
 @dataclass(frozen=True, slots=True)
