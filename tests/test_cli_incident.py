@@ -107,3 +107,16 @@ def test_bad_input_gets_a_clear_error(data_dir: Path, args: tuple[str, ...], mes
     result = run(data_dir, "incident", *args)
     assert result.returncode == 2, result.stderr
     assert message in result.stderr
+
+
+def test_an_isolation_is_listed_until_it_is_released(data_dir: Path) -> None:
+    assert run(data_dir, "init").returncode == 0
+    ran = run(data_dir, "incident", "run", "injection", "--tenant", "default", "--key-id", "k-1")
+    assert ran.returncode == 0, ran.stderr
+    incident_id = json.loads(ran.stdout)["id"]
+    listed = run(data_dir, "incident", "isolations", "--tenant", "default")
+    assert listed.returncode == 0, listed.stderr
+    (line,) = listed.stdout.splitlines()
+    assert line.split()[:2] == ["key", "k-1"] and incident_id in line
+    assert run(data_dir, "incident", "release", "key", "k-1", "--tenant", "default").returncode == 0
+    assert run(data_dir, "incident", "isolations", "--tenant", "default").stdout == ""

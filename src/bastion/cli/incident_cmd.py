@@ -1,4 +1,4 @@
-"""``bastion incident run|list|show|close|release``: incident response from the
+"""``bastion incident run|list|show|close|isolations|release``: incident response from the
 deployment's own command line (the API is ``/v1/incidents``).
 
 The operator acts as ``cli`` in the incident's timeline and the audit chain. ``run``
@@ -211,6 +211,20 @@ def incident_app() -> typer.Typer:
             except IncidentNotFound:
                 die("no such incident in this tenant")
         typer.echo("closed" if closed else "already closed")
+
+    @app.command("isolations")
+    def isolations(tenant: str = typer.Option(..., help="The tenant's name.")) -> None:
+        """The tenant's active isolations, newest first: kind, id, since, incident."""
+        from bastion.response import Isolations
+
+        with _runtime() as runtime:
+            tenant_id = _tenant(runtime, tenant)
+            found = Isolations(runtime.engine, runtime.clock).listed(tenant_id)
+        for isolation in found:
+            typer.echo(
+                f"{isolation.kind:<12}  {isolation.ref}  {isolation.since.isoformat()}  "
+                f"{isolation.incident_id}  {isolation.playbook}"
+            )
 
     @app.command("release")
     def release(
