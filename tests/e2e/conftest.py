@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import gc
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -44,13 +43,7 @@ from bastion.store import make_engine
 from bastion.store.schema import AuditRecord
 from bastion.store.tenancy import maintenance
 from bastion.testing.scripted_upstream import ScriptedUpstream
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from tests.ports import free_port
 
 
 @dataclass

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.ports import free_port
 from tests.tls_helpers import make_cert
 
 RSYSLOGD = shutil.which("rsyslogd") or "/usr/sbin/rsyslogd"
@@ -24,13 +25,6 @@ def rsyslog_available() -> bool:
     candidates = [*Path("/usr/lib").glob("*/rsyslog/lmnsd_gtls.so")]
     candidates += [Path("/usr/lib/rsyslog/lmnsd_gtls.so"), Path("/usr/lib64/rsyslog/lmnsd_gtls.so")]
     return any(path.exists() for path in candidates)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def port_open(port: int) -> bool:

@@ -18,7 +18,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
@@ -29,6 +28,8 @@ from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import httpx
 from joserfc.jwk import ECKey, RSAKey
+
+from tests.ports import free_port
 
 OP_DIR = Path(__file__).resolve().parents[1] / "idp" / "oidc"
 READY_DEADLINE_SECONDS = 30.0
@@ -57,13 +58,6 @@ def make_jwks(prefix: str) -> dict[str, Any]:
     rsa = RSAKey.generate_key(2048, parameters={"kid": f"{prefix}-rsa", "use": "sig"})
     ec = ECKey.generate_key("P-256", parameters={"kid": f"{prefix}-ec", "use": "sig"})
     return {"keys": [rsa.as_dict(private=True), ec.as_dict(private=True)]}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass(frozen=True)

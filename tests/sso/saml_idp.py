@@ -15,7 +15,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -29,6 +28,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
+
+from tests.ports import free_port
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "idp" / "saml"
 SIMPLESAMLPHP_WWW = Path("/usr/share/simplesamlphp/www")
@@ -119,13 +120,6 @@ class RunningIdp:
     @property
     def cert_file(self) -> Path:
         return self.directory / "cert" / "idp.crt"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _render(

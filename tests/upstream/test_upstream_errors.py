@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -22,6 +21,7 @@ from bastion.upstream import (
     UpstreamStatusError,
     make_upstream,
 )
+from tests.ports import free_port
 
 SECRET_PROMPT = "my card is 4111 1111 1111 1111"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -64,17 +64,10 @@ async def _raw_server(path: str, handler: Handler) -> AsyncIterator[str]:
         yield str(server.make_url("")).rstrip("/")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
 async def test_unreachable(provider: str) -> None:
     """A closed port is 'upstream unreachable', not a timeout."""
-    url = f"http://127.0.0.1:{_free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     config = ModelConfig.model_validate({"name": "m", "provider": provider, "base_url": url})
     upstream = make_upstream(config)
     try:
