@@ -179,7 +179,7 @@ def create_app(runtime: Runtime, *, hsts: bool = False) -> FastPath:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_body(request: Request, exc: RequestValidationError) -> Response:
-        if anonymous(request) and request.url.path.startswith(_AUTHENTICATED):
+        if _anonymous(request) and request.url.path.startswith(_AUTHENTICATED):
             return error_response(AuthenticationFailed())  # judge no body before the caller
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
@@ -203,7 +203,7 @@ def create_app(runtime: Runtime, *, hsts: bool = False) -> FastPath:
 _AUTHENTICATED = ("/v1/", "/admin/")
 
 
-def anonymous(request: Request) -> bool:
+def _anonymous(request: Request) -> bool:
     """Whether the request carries no credentials at all: no key, token or session."""
     headers = request.headers
     return not (
