@@ -8,7 +8,6 @@ import asyncio
 import email
 import email.policy
 import json
-import socket
 import ssl
 from collections.abc import Iterator
 from email.message import EmailMessage
@@ -25,6 +24,7 @@ from bastion.actions.catalog import Action, ActionServices, SmtpRelay
 from bastion.assistant.tools import CallerRef
 from bastion.datasources._hosts import HostPolicy
 from bastion.datasources.executor import Executor
+from tests.ports import free_port
 from tests.tls_helpers import make_cert
 
 CALLER = CallerRef(tenant_id="t1", user_id="u1", user_email="ana@example.com", role="member")
@@ -290,9 +290,7 @@ def test_no_relay_configured_is_email_disabled() -> None:
 
 
 def test_a_relay_that_is_down_is_smtp_failed() -> None:
-    with socket.socket() as probe:  # a port that was free a moment ago
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # nothing listens there
     result = SendEmail().run(services(port), CALLER, arguments(), config())
     assert (result.ok, result.code) == (False, "smtp_failed")
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import ssl
 import threading
 from collections.abc import Iterator, Sequence
@@ -24,6 +23,7 @@ from bastion.actions.catalog import Action, ActionServices
 from bastion.assistant.tools import CallerRef
 from bastion.datasources._hosts import HostNotAllowed, HostPolicy
 from bastion.datasources.executor import Executor
+from tests.ports import free_port
 from tests.tls_helpers import make_cert
 
 CALLER = CallerRef(tenant_id="t1", user_id="u1", user_email="ana@example.com", role="member")
@@ -309,9 +309,7 @@ def test_a_timeout_returns_its_code(receiver: Receiver) -> None:
 
 
 def test_nothing_listening_is_connect_failed() -> None:
-    with socket.socket() as probe:  # a port that was free a moment ago
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # nothing listens there
     table = config(ops=f"http://127.0.0.1:{port}/ok")
     result = CallWebhook().run(services(), CALLER, arguments(), table)
     assert (result.ok, result.code) == (False, "connect_failed")

@@ -9,7 +9,6 @@ credentials (credential handling is tested with none at all).
 
 from __future__ import annotations
 
-import socket
 import sys
 import traceback
 from collections.abc import Callable, Iterator
@@ -26,6 +25,7 @@ from bastion.crypto import DecryptionError, Keyring, UnwrapError
 from bastion.crypto.aws_kms import AwsKmsProvider
 from bastion.crypto.providers import KeyProviderUnavailable, RewrappingKeyProvider
 from bastion.store.schema import DataKey
+from tests.ports import free_port
 
 REGION = "eu-west-1"
 SECRET = "wJalrXUtnFEMI-test-secret-key"
@@ -169,9 +169,7 @@ def test_no_credentials_is_unavailable(make: Make, monkeypatch: pytest.MonkeyPat
 def test_kms_down_fails_closed(provider: AwsKmsProvider, make: Make, key_id: str) -> None:
     """An unreachable endpoint gives KeyProviderUnavailable, never UnwrapError."""
     wrapped = provider.wrap(KEY, CONTEXT)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     down = make(key_id, endpoint_url=f"http://127.0.0.1:{port}", max_attempts=1)
     calls: list[Callable[[], bytes]] = [
         lambda: down.wrap(KEY, CONTEXT),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import socket
 import sys
 import traceback
 from collections.abc import Callable, Iterator
@@ -25,6 +24,7 @@ from bastion.store.tenancy import maintenance
 from bastion.testing.certs import TestPKI
 from bastion.testing.vault_transit import VaultTransitStandIn
 from tests.cli_helpers import bastion
+from tests.ports import free_port
 
 TOKEN = "hvs.test-token-7f3a9c41"
 KEY = bytes(range(32))
@@ -328,9 +328,7 @@ def test_missing_extra_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_no_network_at_construction() -> None:
     """Building a provider contacts nothing: an unused port is fine until first use."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     provider = VaultTransitProvider(f"http://127.0.0.1:{port}", SecretStr(TOKEN))
     provider.close()
 
