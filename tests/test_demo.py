@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.cli_helpers import bastion
-from tests.e2e.conftest import free_port
+from tests.ports import free_port
 
 
 def test_demo_tour(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.cli_helpers import bastion
-from tests.e2e.conftest import free_port
+from tests.ports import free_port
 from tests.tls_helpers import make_cert
 
 

@@ -21,7 +21,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import Engine, create_engine, text
 
 from tests.conftest import PG_ADMIN_URL
-from tests.e2e.conftest import Gateway, free_port
+from tests.e2e.conftest import Gateway
 from tests.e2e.test_sources_api import user_key
 
 PG_DATA_URL = PG_ADMIN_URL.rsplit("/", 1)[0] + "/test"
@@ -210,4 +210,4 @@ def make_world(gateway: Gateway, smtp_port: int, hooks: Hooks) -> Iterator[World
         data.dispose()
 
 
-__all__ = ["PG_DATA_URL", "Hooks", "Mailbox", "World", "free_port", "make_world"]
+__all__ = ["PG_DATA_URL", "Hooks", "Mailbox", "World", "make_world"]

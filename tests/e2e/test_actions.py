@@ -19,8 +19,9 @@ import pytest
 from sqlalchemy import text
 
 from tests.conftest import _pg_available, need_service
-from tests.e2e.actions_world import Hooks, World, free_port, make_world
+from tests.e2e.actions_world import Hooks, World, make_world
 from tests.e2e.conftest import Gateway
+from tests.ports import free_port
 
 
 @pytest.fixture

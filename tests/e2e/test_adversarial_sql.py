@@ -44,8 +44,9 @@ from bastion.store.tenancy import maintenance
 from bastion.testing.scripted_upstream import ScriptedUpstream
 from tests.conftest import PG_ADMIN_URL, mysql_available, need_service
 from tests.e2e.adversarial_cases import CATEGORIES, Case, for_engine
-from tests.e2e.conftest import Gateway, ServerThread, free_port, gateway_settings
+from tests.e2e.conftest import Gateway, ServerThread, gateway_settings
 from tests.e2e.test_sources_api import user_key
+from tests.ports import free_port
 
 MYSQL_ADMIN_URL = "mysql+pymysql://root@127.0.0.1:3306/"
 ENGINES = ("postgres", "mysql")

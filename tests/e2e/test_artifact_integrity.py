@@ -34,7 +34,8 @@ from bastion.store import make_engine
 from bastion.store.schema import AuditRecord
 from bastion.store.tenancy import maintenance
 from bastion.testing.scripted_upstream import ScriptedUpstream
-from tests.e2e.conftest import TEST_KEK, ServerThread, free_port
+from tests.e2e.conftest import TEST_KEK, ServerThread
+from tests.ports import free_port
 
 
 def now() -> datetime:

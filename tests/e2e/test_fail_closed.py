@@ -19,7 +19,8 @@ from bastion.identity import IdentityService
 from bastion.scanners import ScanContext, ScanResult, default_registry
 from bastion.store import make_engine
 from bastion.testing.scripted_upstream import ScriptedUpstream
-from tests.e2e.conftest import ServerThread, free_port, gateway_settings
+from tests.e2e.conftest import ServerThread, gateway_settings
+from tests.ports import free_port
 
 
 class Exploding:

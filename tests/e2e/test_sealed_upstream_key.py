@@ -22,7 +22,8 @@ from bastion.store import make_engine
 from bastion.store.tenancy import maintenance
 from bastion.testing.scripted_upstream import ScriptedUpstream
 from tests.cli_helpers import bastion
-from tests.e2e.conftest import TEST_KEK, ServerThread, free_port
+from tests.e2e.conftest import TEST_KEK, ServerThread
+from tests.ports import free_port
 
 UPSTREAM_KEY = "sk-proj-sealed-upstream-key-4711"
 

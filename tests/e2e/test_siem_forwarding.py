@@ -29,7 +29,8 @@ from bastion.store.schema import AuditRecord
 from bastion.store.tenancy import maintenance
 from bastion.testing.scripted_upstream import ScriptedUpstream
 from tests.conftest import need_service
-from tests.e2e.conftest import ServerThread, free_port, gateway_settings
+from tests.e2e.conftest import ServerThread, gateway_settings
+from tests.ports import free_port
 from tests.siem.rsyslog_server import Rsyslog, port_open, rsyslog_available
 
 HASH = re.compile(r'hash="([0-9a-f]{64})"')

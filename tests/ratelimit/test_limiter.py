@@ -10,7 +10,7 @@ import pytest
 
 from bastion.errors import RateLimited, RateLimitUnavailable
 from bastion.ratelimit import RateLimiter, parse_rate_limits
-from tests.e2e.conftest import free_port
+from tests.ports import free_port
 from tests.ratelimit.conftest import REDIS_URL
 
 

@@ -21,7 +21,8 @@ from bastion.store import make_engine
 from bastion.store.tenancy import maintenance
 from bastion.testing.scripted_upstream import ScriptedUpstream
 from tests.conftest import need_service
-from tests.e2e.conftest import TEST_KEK, free_port
+from tests.e2e.conftest import TEST_KEK
+from tests.ports import free_port
 from tests.ratelimit.conftest import REDIS_URL, delete_matching
 from tests.test_serve import start, wait_port
 

@@ -21,8 +21,9 @@ from nats.aio.client import Client
 from bastion.siem import NatsSink, SinkError
 from bastion.siem.nats_sink import check_subject
 from tests.conftest import need_service
+from tests.ports import free_port
 from tests.siem.records import MARKER, blocked, chat_event, exported
-from tests.siem.rsyslog_server import free_port, port_open
+from tests.siem.rsyslog_server import port_open
 
 NATS_URL = "nats://127.0.0.1:4222"
 NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"

@@ -16,11 +16,11 @@ import pytest
 
 from bastion.siem import SinkError, SyslogSink
 from tests.conftest import need_service
+from tests.ports import free_port
 from tests.siem.records import MARKER, blocked, chat_event, exported
 from tests.siem.rsyslog_server import (
     Rsyslog,
     TlsFiles,
-    free_port,
     make_tls_files,
     rsyslog_available,
 )

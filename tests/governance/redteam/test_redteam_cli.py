@@ -21,7 +21,7 @@ from bastion.governance.redteam import (
 )
 from bastion.governance.redteam.corpus import load_corpus
 from tests.cli_helpers import bastion
-from tests.e2e.conftest import Gateway, free_port
+from tests.e2e.conftest import Gateway
 from tests.governance.redteam.helpers import (
     GOAL_SCENARIOS,
     INJECTION,
@@ -29,6 +29,7 @@ from tests.governance.redteam.helpers import (
     redteam,
     weak_key,
 )
+from tests.ports import free_port
 
 
 def test_the_default_gateway_blocks_injection_extraction_and_secrets(
