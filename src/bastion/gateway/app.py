@@ -28,6 +28,7 @@ from bastion.gateway.admin import AdminDeps, admin_router
 from bastion.gateway.admin.audit import AdminAudit
 from bastion.gateway.anthropic_routes import anthropic_routes
 from bastion.gateway.assistant_routes import assistant_router
+from bastion.gateway.callers import carries_credentials
 from bastion.gateway.document_routes import DocumentServices, document_router
 from bastion.gateway.feedback_routes import knowledge_router
 from bastion.gateway.http import error_response, json_response
@@ -47,7 +48,6 @@ from bastion.gateway.sso_routes import sso_router
 from bastion.gateway.tenant_policies import TenantPolicies
 from bastion.identity.attributes import UserAttributes
 from bastion.identity.directory import Directory
-from bastion.sessions import COOKIE_NAME
 
 __all__ = ["create_app"]
 
@@ -179,7 +179,7 @@ def create_app(runtime: Runtime, *, hsts: bool = False) -> FastPath:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_body(request: Request, exc: RequestValidationError) -> Response:
-        if _anonymous(request) and request.url.path.startswith(_AUTHENTICATED):
+        if not carries_credentials(request) and request.url.path.startswith(_AUTHENTICATED):
             return error_response(AuthenticationFailed())  # judge no body before the caller
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
@@ -201,14 +201,6 @@ def create_app(runtime: Runtime, *, hsts: bool = False) -> FastPath:
 # Every route under these prefixes authenticates its caller; the body and path are
 # validated first (FastAPI), so a caller without credentials is told 401 instead.
 _AUTHENTICATED = ("/v1/", "/admin/")
-
-
-def _anonymous(request: Request) -> bool:
-    """Whether the request carries no credentials at all: no key, token or session."""
-    headers = request.headers
-    return not (
-        "authorization" in headers or "x-api-key" in headers or COOKIE_NAME in request.cookies
-    )
 
 
 def _add_components(app: FastAPI, models: list[type[BaseModel]]) -> None:

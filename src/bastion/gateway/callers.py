@@ -37,12 +37,19 @@ from bastion.sessions import (
 )
 from bastion.sessions.cookies import csrf_ok
 
-__all__ = ["Caller", "Callers"]
+__all__ = ["Caller", "Callers", "carries_credentials"]
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # A JWT (header.payload.signature, base64url): the tenant IdP's access token, never a
 # Bastion key (bst_...).
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{2,8192}\.[A-Za-z0-9_-]{2,65536}\.[A-Za-z0-9_-]{0,8192}")
+
+
+def carries_credentials(request: Request) -> bool:
+    """Whether the request presents anything :class:`Callers` would authenticate: a key
+    or token header, or the session cookie (valid or not)."""
+    headers = request.headers
+    return "authorization" in headers or "x-api-key" in headers or COOKIE_NAME in request.cookies
 
 
 @dataclass(frozen=True, slots=True)
