@@ -31,9 +31,8 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine
 
-from bastion import demo_data
 from bastion.gateway.app import create_app
 from bastion.gateway.runtime import Runtime
 from bastion.gateway.server import uvicorn_config
@@ -42,17 +41,15 @@ from bastion.scanners import ScannerRegistry
 from bastion.store import make_engine, upgrade
 from bastion.store.tenancy import maintenance
 from bastion.testing.scripted_upstream import ScriptedUpstream
-from tests.conftest import PG_ADMIN_URL, mysql_available, need_service
+from tests.conftest import mysql_available, need_service
 from tests.e2e.adversarial_cases import CATEGORIES, Case, for_engine
+from tests.e2e.adversarial_databases import create_database, database_state, drop_database, load
 from tests.e2e.conftest import Gateway, ServerThread, gateway_settings
 from tests.e2e.test_sources_api import user_key
 from tests.ports import free_port
 
-MYSQL_ADMIN_URL = "mysql+pymysql://root@127.0.0.1:3306/"
 ENGINES = ("postgres", "mysql")
 ROUTE = "POST /v1/assistant/chat"
-ALICE, BOB, NOBODY = "alice@acme.test", "bob@acme.test", "carol@acme.test"
-OWNERS = {"CA": ALICE, "NY": BOB}  # every other state's customers: NOBODY's
 CONFIG: dict[str, Any] = {
     "row_cap": 500,
     "tables": {
@@ -193,121 +190,6 @@ def people(
             engine.dispose()
 
 
-def _database(kind: str, name: str) -> tuple[str, Engine]:
-    """A new, empty database: its URL (for a source) and an owner's engine on it."""
-    if kind == "postgres":
-        admin_url, url = PG_ADMIN_URL, PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-        create = f'CREATE DATABASE "{name}"'
-    else:
-        admin_url, url = MYSQL_ADMIN_URL, MYSQL_ADMIN_URL + name
-        create = f"CREATE DATABASE `{name}`"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(create))
-    admin.dispose()
-    return url, create_engine(url)
-
-
-def _drop(kind: str, name: str) -> None:
-    admin_url = PG_ADMIN_URL if kind == "postgres" else MYSQL_ADMIN_URL
-    drop = (
-        f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
-        if kind == "postgres"
-        else f"DROP DATABASE IF EXISTS `{name}`"
-    )
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(drop))
-    admin.dispose()
-
-
-def _load(data: Engine, globex: Engine, tag: str) -> list[str]:
-    """The broker demo plus owners, SSNs, a secrets table, and globex's ledger;
-    returns every value alice must never see."""
-    demo_data.load(data, "broker", now=datetime(2026, 12, 2, tzinfo=UTC))
-    forbidden = [BOB, NOBODY]
-    with data.begin() as conn:
-        conn.execute(text("ALTER TABLE sbCustomer ADD COLUMN owner_email VARCHAR(64)"))
-        conn.execute(text("ALTER TABLE sbCustomer ADD COLUMN sbCustSsn VARCHAR(64)"))
-        customers = conn.execute(
-            text(
-                "SELECT sbCustId, sbCustName, sbCustEmail, sbCustPhone, sbCustAddress1, "
-                "sbCustCity, sbCustState FROM sbCustomer"
-            )
-        ).all()
-        alice_cities = {row[5] for row in customers if row[6] == "CA"}
-        for cid, name, email, phone, address, city, state in customers:
-            ssn = f"SSN-{tag}-{cid}"
-            conn.execute(
-                text("UPDATE sbCustomer SET owner_email = :o, sbCustSsn = :s WHERE sbCustId = :i"),
-                {"o": OWNERS.get(state, NOBODY), "s": ssn, "i": cid},
-            )
-            forbidden += [email, phone, address, ssn]
-            if state != "CA":
-                forbidden += [cid, name] + ([city] if city not in alice_cities else [])
-        conn.execute(text("CREATE TABLE bastion_secrets (id INT, token VARCHAR(64))"))
-        for n in range(3):
-            token = f"SECRET-TOKEN-{tag}-{n}"
-            conn.execute(text("INSERT INTO bastion_secrets VALUES (:n, :t)"), {"n": n, "t": token})
-            forbidden.append(token)
-        forbidden += conn.execute(text("SELECT sbTxId FROM sbTransaction")).scalars().all()
-    with globex.begin() as conn:
-        conn.execute(
-            text("CREATE TABLE globex_ledger (id INT, owner_email VARCHAR(64), secret VARCHAR(64))")
-        )
-        for n in range(3):
-            secret = f"GLOBEX-CANARY-{tag}-{n}"
-            conn.execute(
-                text("INSERT INTO globex_ledger VALUES (:n, 'user@globex.test', :s)"),
-                {"n": n, "s": secret},
-            )
-            forbidden.append(secret)
-    return forbidden
-
-
-def _state(arena: Arena) -> dict[str, object]:
-    """Tables, row counts and contents of both databases, and the server's roles."""
-    state: dict[str, object] = {}
-    for label, engine in (("data", arena.data), ("globex", arena.globex)):
-        with engine.connect() as conn:
-            if arena.engine == "postgres":
-                tables = conn.execute(
-                    text(
-                        "SELECT table_schema || '.' || table_name FROM information_schema.tables "
-                        "WHERE table_schema NOT IN ('pg_catalog', 'information_schema') "
-                        "ORDER BY 1"
-                    )
-                ).scalars()
-            else:
-                tables = conn.execute(text("SHOW FULL TABLES")).scalars()
-            names = sorted(tables)
-            state[f"{label}.tables"] = names
-            for name in names:
-                table = name.rsplit(".", 1)[-1]
-                rows = conn.execute(text(f"SELECT * FROM {table}")).all()  # noqa: S608
-                digest = hashlib.sha256(repr(sorted(map(repr, rows))).encode()).hexdigest()
-                state[f"{label}.{table}"] = (len(rows), digest)
-    with arena.data.connect() as conn:
-        if arena.engine == "postgres":
-            state["roles"] = sorted(conn.execute(text("SELECT rolname FROM pg_roles")).scalars())
-            state["databases"] = sorted(
-                conn.execute(text("SELECT datname FROM pg_database")).scalars()
-            )
-        else:
-            users = conn.execute(text("SELECT CONCAT(User, '@', Host) FROM mysql.user"))
-            state["roles"] = sorted(users.scalars())
-            state["databases"] = sorted(conn.execute(text("SHOW DATABASES")).scalars())
-    # Only the names the hostile statements try to create: other test modules' scratch
-    # databases and roles come and go on the same servers meanwhile.
-    for kind in ("roles", "databases"):
-        state[kind] = [n for n in state[kind] if str(n).split("@")[0] in _ATTACK_NAMES]
-    return state
-
-
-# Every role, user or database a hostile statement in adversarial_cases tries to create.
-_ATTACK_NAMES = frozenset({"bastion_evil", "bastion_pwned", "evil", "pwned"})
-
-
 @pytest.fixture(scope="module", params=ENGINES)
 def arena(request: pytest.FixtureRequest, people: People, pg_available: bool) -> Iterator[Arena]:
     kind: str = request.param
@@ -317,23 +199,23 @@ def arena(request: pytest.FixtureRequest, people: People, pg_available: bool) ->
         need_service("MariaDB", mysql_available())
     tag = uuid.uuid4().hex[:10]
     db, globex_db = f"bastion_adv_{tag}", f"bastion_adv_{tag}_globex"
-    url, data = _database(kind, db)
+    url, data = create_database(kind, db)
     globex: Engine | None = None
     try:
-        globex_url, globex = _database(kind, globex_db)
+        globex_url, globex = create_database(kind, globex_db)
         # Where the database server would write a file (it runs here): must stay absent.
         scratch = f"/tmp/bastion_adv_{tag}.out"  # noqa: S108
         arena = Arena(kind, db, globex_db, scratch, data, globex, people)
-        arena.forbidden = (*_load(data, globex, tag), *SERVER_SECRETS, db, globex_db)
+        arena.forbidden = (*load(data, globex, tag), *SERVER_SECRETS, db, globex_db)
         _connect_sources(arena, url, globex_url)
-        arena.before = _state(arena)
+        arena.before = database_state(kind, data, globex)
         yield arena
     finally:
         data.dispose()
         if globex is not None:
             globex.dispose()
-        _drop(kind, db)
-        _drop(kind, globex_db)
+        drop_database(kind, db)
+        drop_database(kind, globex_db)
 
 
 def _connect(http: httpx.Client, name: str, kind: str, url: str, config: dict[str, Any]) -> str:
@@ -516,6 +398,6 @@ def test_there_are_at_least_150_distinct_statements_per_engine(arena: Arena) -> 
 
 
 def test_nothing_changed_no_file_was_written_and_the_chain_verifies(arena: Arena) -> None:
-    assert _state(arena) == arena.before
+    assert database_state(arena.engine, arena.data, arena.globex) == arena.before
     assert not Path(arena.file).exists()
     assert arena.people.gateway.verify().ok
